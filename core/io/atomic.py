@@ -1,0 +1,61 @@
+"""Atomic file writes: write a temporary file beside the target, flush it to disk, then replace.
+
+A crash leaves either the old file or the new one, never half of one. Used for everything a
+user keeps (exports, sessions, caches, trained weights).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], None]) -> Path:
+    """Call ``write(file)`` on a temporary file in the target's folder, then move it into place.
+
+    Creates missing parent folders. Returns the final path. On any error the temporary file is
+    removed and the previous content of ``path`` (if any) is untouched.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o666 & ~_current_umask())  # mkstemp makes 0600; give a normal file's mode
+        os.replace(tmp_name, target)
+    except BaseException:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+        raise
+    return target
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Atomically write ``data`` to ``path``."""
+    return atomic_write(path, lambda handle: handle.write(data))
+
+
+def atomic_save_npy(path: str | os.PathLike, array: np.ndarray, allow_pickle: bool = False) -> Path:
+    """Atomically write ``array`` in .npy format (object arrays need ``allow_pickle=True``)."""
+    return atomic_write(path, lambda handle: np.save(handle, array, allow_pickle=allow_pickle))
+
+
+def atomic_torch_save(obj: object, path: str | os.PathLike) -> Path:
+    """Atomically ``torch.save`` an object (a state dict, say)."""
+    import torch
+
+    return atomic_write(path, lambda handle: torch.save(obj, handle))

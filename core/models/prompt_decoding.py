@@ -1,0 +1,47 @@
+"""The differentiable core of SAM's prompt path, shared by the engine and the training script.
+
+Everything here works in SAM's *input frame*: the image resized so its longest side is
+``img_size`` (1024 for official SAM, 256 for the tiny model), top-left aligned, then padded.
+Points are (x, y) in that frame, exactly as ``SamPredictor.predict_torch`` expects them.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from segment_anything.modeling import Sam
+
+
+def decode_low_res(
+    sam: Sam,
+    embedding: torch.Tensor,
+    coords: torch.Tensor | None,
+    labels: torch.Tensor | None,
+    mask_input: torch.Tensor | None = None,
+    multimask_output: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run the prompt encoder and mask decoder for a batch of prompt sets on one image.
+
+    embedding: (1, C, g, g) image embedding.
+    coords: (B, N, 2) float points (x, y) in the input frame; labels: (B, N) with 1 for
+        inclusion, 0 for exclusion, -1 for padding. Both None for a prompt-free decode.
+    mask_input: optional (B, 1, 4g, 4g) low-res logits of a previous prediction.
+    Returns (low_res_logits (B, M, 4g, 4g), predicted_iou (B, M)), M = 3 with multimask
+    output, else 1. Gradients flow when the caller enables them, as in
+    ``SamPredictor.predict_torch`` minus its ``no_grad``.
+    """
+    points = (coords, labels) if coords is not None else None
+    sparse, dense = sam.prompt_encoder(points=points, boxes=None, masks=mask_input)
+    return sam.mask_decoder(
+        image_embeddings=embedding,
+        image_pe=sam.prompt_encoder.get_dense_pe(),
+        sparse_prompt_embeddings=sparse,
+        dense_prompt_embeddings=dense,
+        multimask_output=multimask_output,
+    )
+
+
+def upscale_to_input_frame(sam: Sam, low_res_logits: torch.Tensor) -> torch.Tensor:
+    """(B, M, 4g, 4g) low-res logits → (B, M, img_size, img_size) logits, bilinear as SAM does."""
+    size = sam.image_encoder.img_size
+    return F.interpolate(low_res_logits, (size, size), mode="bilinear", align_corners=False)

@@ -1,0 +1,211 @@
+"""Train the shipped tiny SAM on procedural scenes (CPU or GPU), with a fixed seed.
+
+    python packaging/train_tiny_sam.py --steps 3000 --out resources/models/tiny_sam.pth
+
+Each step renders a batch of fresh scenes (core.synthetic.scenes), encodes them once, and
+decodes several prompt sets per image with SAM's interactive protocol: a first inclusion
+click inside an object (half the time at its most interior point), then 0–2 simulated
+corrective clicks (core.prompting.click_simulation) fed back with the previous low-res
+logits as mask input, as SAM's own training did. Only the last decode of a step carries
+gradients. Loss: 20·focal + dice on the best of the three multimask outputs for one click,
+on the single output for later clicks, plus MSE of the IoU head against the true IoU.
+The checkpoint is a plain state dict, loadable exactly like an official SAM checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.io.atomic import atomic_torch_save  # noqa: E402
+from core.models.prompt_decoding import decode_low_res, upscale_to_input_frame  # noqa: E402
+from core.models.sam_architecture import TINY_ARCHITECTURE, build_sam  # noqa: E402
+from core.prompting.click_simulation import (  # noqa: E402
+    corrective_click,
+    most_interior_point,
+    random_interior_point,
+)
+from core.synthetic.scenes import render_scene  # noqa: E402
+
+
+def sample_scene_size(rng: np.random.Generator, side: int) -> tuple[int, int]:
+    """(height, width) with the longest side ``side`` and the other in [0.6, 1]·side."""
+    short = int(rng.integers(int(0.6 * side), side + 1))
+    return (side, short) if rng.uniform() < 0.5 else (short, side)
+
+
+def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0) -> torch.Tensor:
+    """Per-mask sigmoid focal loss, mean over pixels: (..., H, W) → (...)."""
+    prob = logits.sigmoid()
+    ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    p_t = prob * target + (1 - prob) * (1 - target)
+    loss = ce * (1 - p_t) ** gamma
+    loss = (alpha * target + (1 - alpha) * (1 - target)) * loss
+    return loss.flatten(-2).mean(-1)
+
+
+def dice_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-mask soft Dice loss: (..., H, W) → (...)."""
+    prob = logits.sigmoid().flatten(-2)
+    target = target.flatten(-2)
+    return 1 - (2 * (prob * target).sum(-1) + 1) / (prob.sum(-1) + target.sum(-1) + 1)
+
+
+def hard_iou(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """IoU of (logits > 0) against a {0,1} target: (..., H, W) → (...)."""
+    pred = logits > 0
+    truth = target > 0.5
+    inter = (pred & truth).flatten(-2).sum(-1).float()
+    union = (pred | truth).flatten(-2).sum(-1).float()
+    return torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(inter))
+
+
+def simulate_prompts(sam, embedding, truths, first_points, n_clicks):
+    """Run the click protocol without gradients; return the last step's inputs.
+
+    truths: (K, S, S) float {0,1} in the input frame; first_points: (K, 2) (x, y).
+    Returns coords (K, n, 2), labels (K, n), mask_input (K, 1, 4g, 4g) or None.
+    """
+    device = embedding.device
+    coords = first_points[:, None, :].float().to(device)
+    labels = torch.ones(coords.shape[:2], dtype=torch.int64, device=device)
+    mask_input = None
+    truth_np = truths.cpu().numpy() > 0.5
+    with torch.no_grad():
+        for click in range(1, n_clicks):
+            multimask = click == 1
+            low_res, iou_pred = decode_low_res(sam, embedding, coords, labels, mask_input, multimask)
+            pick = iou_pred.argmax(1) if multimask else torch.zeros(len(coords), dtype=torch.long, device=device)
+            low_res = low_res[torch.arange(len(coords), device=device), pick][:, None]
+            masks = (upscale_to_input_frame(sam, low_res)[:, 0] > 0).cpu().numpy()
+            new_points, new_labels = [], []
+            for k in range(len(coords)):
+                found = corrective_click(masks[k], truth_np[k])
+                point, label = found if found else ((0, 0), -1)  # -1: padding, ignored by SAM
+                new_points.append(point)
+                new_labels.append(label)
+            coords = torch.cat([coords, torch.tensor(new_points, dtype=torch.float32, device=device)[:, None]], 1)
+            labels = torch.cat([labels, torch.tensor(new_labels, device=device)[:, None]], 1)
+            mask_input = low_res
+    return coords, labels, mask_input
+
+
+def mask_loss(logits: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+    """Per-mask loss (..., H, W) → (...): "focal" is SAM's 20·focal + dice, "bce" is BCE + dice."""
+    if kind == "focal":
+        return 20 * focal_loss(logits, target) + dice_loss(logits, target)
+    if kind == "dice":
+        return dice_loss(logits, target)
+    bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none").flatten(-2).mean(-1)
+    return bce + dice_loss(logits, target)
+
+
+def training_step(sam, rng, batch_size, prompts_per_image, n_clicks, loss_kind="focal"):
+    """One batch: returns (loss, mean IoU of the trained outputs)."""
+    device = sam.device
+    side = sam.image_encoder.img_size
+    images, truths, firsts = [], [], []
+    for _ in range(batch_size):
+        height, width = sample_scene_size(rng, side)
+        scene = render_scene(rng, height, width)
+        while not scene.masks:
+            scene = render_scene(rng, height, width)
+        tensor = torch.as_tensor(scene.image).permute(2, 0, 1).float().to(device)
+        images.append(sam.preprocess(tensor[None])[0])
+        picks = rng.integers(0, len(scene.masks), size=prompts_per_image)
+        truth = np.zeros((prompts_per_image, side, side), np.float32)
+        first = []
+        for k, index in enumerate(picks):
+            mask = scene.masks[index]
+            truth[k, :height, :width] = mask
+            first.append(most_interior_point(mask) if rng.uniform() < 0.5
+                         else random_interior_point(rng, mask, min_depth=2.0))
+        truths.append(torch.from_numpy(truth).to(device))
+        firsts.append(torch.tensor(first))
+    embeddings = sam.image_encoder(torch.stack(images))
+    losses, ious = [], []
+    for b in range(batch_size):
+        embedding = embeddings[b : b + 1]
+        coords, labels, mask_input = simulate_prompts(sam, embedding.detach(), truths[b], firsts[b], n_clicks)
+        multimask = n_clicks == 1
+        low_res, iou_pred = decode_low_res(sam, embedding, coords, labels, mask_input, multimask)
+        logits = upscale_to_input_frame(sam, low_res)
+        target = truths[b][:, None].expand_as(logits)
+        per_output = mask_loss(logits, target, loss_kind)
+        true_iou = hard_iou(logits.detach(), target)
+        best = per_output.argmin(1)
+        rows = torch.arange(len(best), device=device)
+        iou_loss = F.mse_loss(iou_pred, true_iou)
+        losses.append(per_output[rows, best].mean() + iou_loss)
+        ious.append(true_iou[rows, best].mean())
+    return torch.stack(losses).mean(), float(torch.stack(ious).mean())
+
+
+def learning_rate(step: int, steps: int, peak: float, warmup: int) -> float:
+    """Linear warm-up, then cosine decay to 2% of the peak."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(1, steps - warmup)
+    return peak * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--prompts-per-image", type=int, default=4)
+    parser.add_argument("--lr", type=float, default=8e-4)
+    parser.add_argument("--warmup", type=int, default=150)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--loss", choices=("focal", "bce", "dice"), default="focal")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--save-every", type=int, default=100)
+    parser.add_argument("--out", type=Path, default=Path("resources/models/tiny_sam.pth"))
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    sam = build_sam(TINY_ARCHITECTURE).to(args.device).train()
+    optimizer = torch.optim.AdamW(sam.parameters(), lr=args.lr, weight_decay=0.05)
+    n_params = sum(p.numel() for p in sam.parameters())
+    print(f"tiny SAM: {n_params / 1e6:.2f}M parameters, {args.steps} steps, seed {args.seed}", flush=True)
+    log_path = args.out.with_suffix(".log.jsonl")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    running_iou, running_loss = None, None
+    for step in range(args.steps):
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, args.steps, args.lr, args.warmup)
+        n_clicks = int(rng.choice([1, 2, 3], p=[0.5, 0.25, 0.25]))
+        loss, iou = training_step(sam, rng, args.batch_size, args.prompts_per_image, n_clicks, args.loss)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(sam.parameters(), 1.0)
+        optimizer.step()
+        running_iou = iou if running_iou is None else 0.98 * running_iou + 0.02 * iou
+        running_loss = loss.item() if running_loss is None else 0.98 * running_loss + 0.02 * loss.item()
+        if (step + 1) % args.save_every == 0 or step + 1 == args.steps:
+            elapsed = time.perf_counter() - start
+            record = dict(step=step + 1, loss=round(running_loss, 4), train_iou=round(running_iou, 4),
+                          seconds=round(elapsed, 1), seed=args.seed)
+            print(json.dumps(record), flush=True)
+            with open(log_path, "a", encoding="utf-8") as log:
+                log.write(json.dumps(record) + "\n")
+            atomic_torch_save(sam.state_dict(), args.out)
+
+
+if __name__ == "__main__":
+    main()
