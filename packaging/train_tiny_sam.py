@@ -169,6 +169,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=150)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--loss", choices=("focal", "bce", "dice"), default="focal")
+    parser.add_argument("--pe-scale", type=float, default=1.0,
+                        help="scale of the prompt encoder's random Fourier features (SAM: 1); larger = sharper")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--save-every", type=int, default=100)
@@ -178,7 +180,10 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    sam = build_sam(TINY_ARCHITECTURE).to(args.device).train()
+    sam = build_sam(TINY_ARCHITECTURE)
+    # the Fourier-feature matrix is a buffer in the state dict, so the scale travels with the weights
+    sam.prompt_encoder.pe_layer.positional_encoding_gaussian_matrix.mul_(args.pe_scale)
+    sam = sam.to(args.device).train()
     optimizer = torch.optim.AdamW(sam.parameters(), lr=args.lr, weight_decay=0.05)
     n_params = sum(p.numel() for p in sam.parameters())
     print(f"tiny SAM: {n_params / 1e6:.2f}M parameters, {args.steps} steps, seed {args.seed}", flush=True)

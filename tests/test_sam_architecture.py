@@ -33,9 +33,18 @@ def test_official_vit_h_has_the_published_size():
 
 
 def test_tiny_is_detected_and_differs_from_official():
-    found = architecture_from_state_dict(meta_state_dict(TINY_ARCHITECTURE))
+    found = architecture_from_state_dict(build_sam(TINY_ARCHITECTURE).state_dict())
     assert found == TINY_ARCHITECTURE
-    assert found.embedding_grid == 16
+    assert found.encoder_kind == "conv" and found.embedding_grid == 32
+
+
+def test_other_conv_widths_are_custom_and_rebuild_exactly():
+    arch = SamArchitecture("x", 64, 0, 0, (), 0, 8, 128, prompt_embed_dim=64, encoder_kind="conv",
+                           conv_widths=(16, 32, 64))
+    state = build_sam(arch).state_dict()
+    found = architecture_from_state_dict(state)
+    assert found.name == "custom" and found.conv_widths == (16, 32, 64) and found.img_size == 128
+    build_sam(found).load_state_dict(state)
 
 
 def test_unknown_configuration_is_custom_with_its_real_numbers():

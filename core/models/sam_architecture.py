@@ -1,5 +1,9 @@
 """SAM architectures: the official ViT-H/L/B, our shipped tiny model, and detection from shapes.
 
+The tiny model swaps SAM's ViT for a small CNN (core.models.tiny_conv_encoder: why is said
+there); its state dict holds ``image_encoder.input_size`` and its stage widths are read off the
+conv weights.
+
 A checkpoint is a plain state dict, so the variant is read off its tensor shapes: patch size
 and embedding width from ``image_encoder.patch_embed.proj.weight`` (embed_dim, 3, p, p), the
 image size from ``image_encoder.pos_embed`` (1, g, g, embed_dim), the head count from the
@@ -15,6 +19,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 import torch
+from core.models.tiny_conv_encoder import TinyConvEncoder
 from segment_anything.modeling import (
     ImageEncoderViT,
     MaskDecoder,
@@ -44,6 +49,8 @@ class SamArchitecture:
     iou_head_depth: int = 3
     iou_head_hidden_dim: int = 256
     num_multimask_outputs: int = 3
+    encoder_kind: str = "vit"  # "vit" (SAM's ImageEncoderViT) or "conv" (TinyConvEncoder)
+    conv_widths: tuple[int, ...] = ()
 
     @property
     def embedding_grid(self) -> int:
@@ -58,20 +65,22 @@ OFFICIAL_ARCHITECTURES: dict[str, SamArchitecture] = {
     "vit_b": SamArchitecture("vit_b", 768, 12, 12, (2, 5, 8, 11), **_OFFICIAL_COMMON),
 }
 
-# The shipped tiny model: 256 px input, 16×16 embedding, global attention in every block.
+# The shipped tiny model: 256 px input, a stride-8 CNN encoder, 32×32 embedding, 128×128 low-res masks.
 TINY_ARCHITECTURE = SamArchitecture(
     name="tiny",
-    encoder_embed_dim=160,
-    encoder_depth=4,
-    encoder_num_heads=4,
-    encoder_global_attn_indexes=(0, 1, 2, 3),
+    encoder_embed_dim=96,
+    encoder_depth=0,
+    encoder_num_heads=0,
+    encoder_global_attn_indexes=(),
     window_size=0,
-    patch_size=16,
+    patch_size=8,
     img_size=256,
     prompt_embed_dim=128,
     decoder_depth=2,
     decoder_mlp_dim=512,
     iou_head_hidden_dim=128,
+    encoder_kind="conv",
+    conv_widths=(24, 48, 96),
 )
 
 KNOWN_ARCHITECTURES = {**OFFICIAL_ARCHITECTURES, "tiny": TINY_ARCHITECTURE}
@@ -80,8 +89,10 @@ KNOWN_ARCHITECTURES = {**OFFICIAL_ARCHITECTURES, "tiny": TINY_ARCHITECTURE}
 def build_sam(arch: SamArchitecture) -> Sam:
     """Build an untrained, eval-mode SAM with segment-anything's own classes (as build_sam.py)."""
     grid = arch.embedding_grid
-    sam = Sam(
-        image_encoder=ImageEncoderViT(
+    if arch.encoder_kind == "conv":
+        image_encoder = TinyConvEncoder(arch.img_size, arch.conv_widths, arch.prompt_embed_dim)
+    else:
+        image_encoder = ImageEncoderViT(
             depth=arch.encoder_depth,
             embed_dim=arch.encoder_embed_dim,
             img_size=arch.img_size,
@@ -94,7 +105,9 @@ def build_sam(arch: SamArchitecture) -> Sam:
             global_attn_indexes=arch.encoder_global_attn_indexes,
             window_size=arch.window_size,
             out_chans=arch.prompt_embed_dim,
-        ),
+        )
+    sam = Sam(
+        image_encoder=image_encoder,
         prompt_encoder=PromptEncoder(
             embed_dim=arch.prompt_embed_dim,
             image_embedding_size=(grid, grid),
@@ -142,6 +155,26 @@ def architecture_from_state_dict(state: dict[str, torch.Tensor]) -> SamArchitect
     key that every SAM checkpoint has is missing.
     """
     keys = set(state)
+    is_conv = "image_encoder.stem.0.weight" in keys
+    if not is_conv:
+        _shape(state, "image_encoder.patch_embed.proj.weight")  # every ViT SAM has it: say so if missing
+    decoder = _decoder_fields(state, keys)
+    if is_conv:
+        found = SamArchitecture(
+            name="custom",
+            encoder_kind="conv",
+            conv_widths=tuple(_shape(state, f"image_encoder.{n}.0.weight")[0] for n in ("stem", "down2", "down3")),
+            encoder_embed_dim=_shape(state, "image_encoder.down3.0.weight")[0],
+            encoder_depth=0,
+            encoder_num_heads=0,
+            encoder_global_attn_indexes=(),
+            window_size=0,
+            patch_size=8,
+            img_size=int(state["image_encoder.input_size"][0]) if "image_encoder.input_size" in keys else 0,
+            prompt_embed_dim=_shape(state, "image_encoder.neck.0.weight")[0],
+            **decoder,
+        )
+        return _known_or(found)
     embed_dim, _, patch, _ = _shape(state, "image_encoder.patch_embed.proj.weight")
     grid = _shape(state, "image_encoder.pos_embed")[1]
     depth = _count_indexed(keys, r"image_encoder\.blocks\.(\d+)\.norm1\.weight")
@@ -152,11 +185,6 @@ def architecture_from_state_dict(state: dict[str, torch.Tensor]) -> SamArchitect
     window = (windowed[0] + 1) // 2 if windowed else 0
     mlp_hidden = _shape(state, "image_encoder.blocks.0.mlp.lin1.weight")[0]
     out_chans = _shape(state, "image_encoder.neck.0.weight")[0]
-    decoder_depth = _count_indexed(keys, r"mask_decoder\.transformer\.layers\.(\d+)\.norm1\.weight")
-    decoder_mlp = _shape(state, "mask_decoder.transformer.layers.0.mlp.lin1.weight")[0]
-    iou_depth = _count_indexed(keys, r"mask_decoder\.iou_prediction_head\.layers\.(\d+)\.weight")
-    iou_hidden = _shape(state, "mask_decoder.iou_prediction_head.layers.0.weight")[0]
-    mask_tokens = _shape(state, "mask_decoder.mask_tokens.weight")[0]
     found = SamArchitecture(
         name="custom",
         encoder_embed_dim=embed_dim,
@@ -168,12 +196,24 @@ def architecture_from_state_dict(state: dict[str, torch.Tensor]) -> SamArchitect
         img_size=grid * patch,
         mlp_ratio=mlp_hidden / embed_dim,
         prompt_embed_dim=out_chans,
-        decoder_depth=decoder_depth,
-        decoder_mlp_dim=decoder_mlp,
-        iou_head_depth=iou_depth,
-        iou_head_hidden_dim=iou_hidden,
-        num_multimask_outputs=mask_tokens - 1,
+        **decoder,
     )
+    return _known_or(found)
+
+
+def _decoder_fields(state: dict[str, torch.Tensor], keys: set[str]) -> dict[str, int]:
+    """The mask decoder's hyper-parameters, read off its shapes."""
+    return dict(
+        decoder_depth=_count_indexed(keys, r"mask_decoder\.transformer\.layers\.(\d+)\.norm1\.weight"),
+        decoder_mlp_dim=_shape(state, "mask_decoder.transformer.layers.0.mlp.lin1.weight")[0],
+        iou_head_depth=_count_indexed(keys, r"mask_decoder\.iou_prediction_head\.layers\.(\d+)\.weight"),
+        iou_head_hidden_dim=_shape(state, "mask_decoder.iou_prediction_head.layers.0.weight")[0],
+        num_multimask_outputs=_shape(state, "mask_decoder.mask_tokens.weight")[0] - 1,
+    )
+
+
+def _known_or(found: SamArchitecture) -> SamArchitecture:
+    """The known architecture equal to ``found`` in every field but the name, else ``found``."""
     for known in KNOWN_ARCHITECTURES.values():
         if replace(found, name=known.name) == known:
             return known

@@ -1,0 +1,28 @@
+# PointPrompt Studio: `make run` starts the app on its embedded default, `make test` runs the suite.
+# Both create the virtual environment .venv on first use.
+
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test bench clean-venv
+
+$(STAMP): pyproject.toml packaging/constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -c packaging/constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/pointprompt-studio $(ARGS)
+
+test: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) bench/bench_sam_engine.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,70 @@
+"""The shipped tiny SAM's image encoder: a small residual CNN in place of SAM's ViT.
+
+Why not a small ImageEncoderViT: a ViT trained from scratch learns locality slowly, and on the
+2-core CPU the project trains on, a tiny ViT (patch 16, 4 blocks) was still at a mean IoU of
+0.17 after 475 steps, where this CNN learns colour and texture grouping within minutes. The rest
+of the model is segment-anything's own PromptEncoder and MaskDecoder, and the module keeps the
+contract SAM relies on: an ``img_size`` attribute and (B, 3, S, S) → (B, C, S/8, S/8).
+"""
+
+from __future__ import annotations
+
+import torch
+from segment_anything.modeling.common import LayerNorm2d
+from torch import nn
+
+
+def _conv_norm_act(in_chans: int, out_chans: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(in_chans, out_chans, 3, stride=stride, padding=dilation, dilation=dilation, bias=False),
+        nn.BatchNorm2d(out_chans),
+        nn.GELU(),
+    )
+
+
+class ResidualBlock(nn.Module):
+    """x + bn(conv(act(bn(conv(x))))), both convs 3×3 with the given dilation.
+
+    BatchNorm rather than SAM's LayerNorm2d: on the CPU, LayerNorm2d's composed mean/var ops
+    at 128×128 cost more than the convolutions themselves; BatchNorm is one fused op.
+    """
+
+    def __init__(self, chans: int, dilation: int = 1) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            _conv_norm_act(chans, chans, dilation=dilation),
+            nn.Conv2d(chans, chans, 3, padding=dilation, dilation=dilation, bias=False),
+            nn.BatchNorm2d(chans),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class TinyConvEncoder(nn.Module):
+    """Stride-8 residual CNN: three stride-2 stages, dilated blocks at the last, SAM-style neck.
+
+    img_size: side of the square padded input (256). widths: channels of the three stages.
+    out_chans: channels of the embedding (the prompt embedding width).
+    Input (B, 3, img_size, img_size) normalised pixels → output (B, out_chans, img_size/8, img_size/8).
+    """
+
+    def __init__(self, img_size: int = 256, widths: tuple[int, int, int] = (24, 48, 96), out_chans: int = 128) -> None:
+        super().__init__()
+        self.img_size = img_size
+        # stored in the state dict, so a checkpoint says its own input size
+        self.register_buffer("input_size", torch.tensor([img_size]))
+        w1, w2, w3 = widths
+        self.stem = _conv_norm_act(3, w1, stride=2)
+        self.stage1 = ResidualBlock(w1)
+        self.down2 = _conv_norm_act(w1, w2, stride=2)
+        self.stage2 = ResidualBlock(w2)
+        self.down3 = _conv_norm_act(w2, w3, stride=2)
+        self.stage3 = nn.Sequential(ResidualBlock(w3, 1), ResidualBlock(w3, 2), ResidualBlock(w3, 4))
+        self.neck = nn.Sequential(nn.Conv2d(w3, out_chans, 1, bias=False), LayerNorm2d(out_chans))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stage1(self.stem(x))
+        x = self.stage2(self.down2(x))
+        x = self.stage3(self.down3(x))
+        return self.neck(x)
