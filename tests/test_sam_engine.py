@@ -92,7 +92,9 @@ def test_decode_with_gradients_reaches_the_embedding(tiny_engine):
     with torch.enable_grad():
         logits, low_res, iou = tiny_engine.decode_torch(embedding, POINTS[None], LABELS[None])
         logits[0, 0].sum().backward()
-    assert logits.shape == (1, 3, 180, 240) and low_res.shape == (1, 3, 64, 64) and iou.shape == (1, 3)
+    size = tiny_engine.low_res_size
+    assert logits.shape == (1, 3, 180, 240) and low_res.shape == (1, 3, size, size) == (1, 3, 128, 128)
+    assert iou.shape == (1, 3)
     assert embedding.features.grad is not None and embedding.features.grad.abs().sum() > 0
 
 
