@@ -1,0 +1,42 @@
+"""The headless `pointprompt segment` command."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from PIL import Image
+
+from core.cli import main
+from core.io.masks import read_mask
+from core.models.sam_engine import SamEngine
+from core.prompting.click_simulation import most_interior_point
+from core.prompting.metrics import iou
+from core.synthetic.scenes import render_scene
+
+
+def test_segment_prints_scores_and_writes_the_first_mask(tmp_path, capsys):
+    scene = render_scene(np.random.default_rng(8), 200, 260)
+    Image.fromarray(scene.image).save(tmp_path / "scene.png")
+    Image.fromarray(scene.masks[0].astype(np.uint8) * 255).save(tmp_path / "truth.png")
+    x, y = most_interior_point(scene.masks[0])
+    out = tmp_path / "mask.png"
+    code = main(["segment", str(tmp_path / "scene.png"), "--include", f"{x},{y}", "--exclude", "2,2",
+                 "--truth", str(tmp_path / "truth.png"), "--device", "cpu", "--out", str(out)])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    engine = SamEngine.from_checkpoint(None, device="cpu", cache_dir=False)
+    expected = engine.decode(engine.embed(scene.image), np.array([[x, y], [2, 2]]), np.array([1, 0]))
+    assert summary["iou"] == [round(iou(m, scene.masks[0]), 4) for m in expected.masks]
+    np.testing.assert_array_equal(read_mask(out), expected.masks[0])
+
+
+def test_bad_input_is_one_clear_line(tmp_path, capsys):
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(tmp_path / "img.png")
+    Image.fromarray(np.zeros((10, 30), np.uint8)).save(tmp_path / "small.png")
+    assert main(["segment", str(tmp_path / "img.png"), "--include", "5,5", "--truth", str(tmp_path / "small.png")]) == 2
+    assert "small.png is 30×10 pixels but its image is 30×20" in capsys.readouterr().err
+    assert main(["segment", str(tmp_path / "img.png"), "--include", "50,5", "--device", "cpu"]) == 2
+    assert "outside the 30×20 image" in capsys.readouterr().err
+    assert main(["segment", str(tmp_path / "missing.png"), "--include", "1,1"]) == 2
+    assert "not found" in capsys.readouterr().err
