@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.io.image_datasets import DatasetImage, list_categories, read_category
+from core.io.image_datasets import DatasetError, DatasetImage, list_categories, read_category
 from core.prompting.metrics import dice, iou
 from desktop.image_canvas import ImageCanvas
 from desktop.inference_worker import DecodeRequest, DecodeResult, start_worker, stop_worker
@@ -64,7 +64,11 @@ class MainWindow(QMainWindow):
         self.image_list.currentRowChanged.connect(self.open_image)
 
         self.worker.load_model(checkpoint, variant, device)
-        self.category_box.addItems(list_categories(dataset_root))
+        categories = list_categories(dataset_root)
+        if not categories:
+            self.score_label.setText(f"No PointPrompt image dataset found in {dataset_root}: expected "
+                                     "<category>/samples.npy or samples/<category>/<i>_sample.npy")
+        self.category_box.addItems(categories)
 
     def _build_layout(self) -> None:
         side = QWidget()
@@ -105,7 +109,11 @@ class MainWindow(QMainWindow):
 
     # --- data ------------------------------------------------------------------------------
     def open_category(self, category: str) -> None:
-        self.entries = read_category(self.dataset_root, category)
+        try:
+            self.entries = read_category(self.dataset_root, category)
+        except DatasetError as error:
+            self.entries = []
+            self.score_label.setText(f"Cannot open category {category!r}: {error}")
         self.image_list.clear()
         self.image_list.addItems([entry.name for entry in self.entries])
         self.image_list.setCurrentRow(0)

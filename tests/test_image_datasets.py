@@ -74,3 +74,10 @@ def test_shipped_demo_dataset_has_at_least_3_categories_of_12():
         for entry in entries:
             assert entry.image.shape == (240, 320, 3) and entry.truth.shape == (240, 320)
             assert entry.truth.sum() >= 600
+
+
+def test_damaged_npy_file_is_named(tmp_path):
+    (tmp_path / "Bus").mkdir()
+    (tmp_path / "Bus" / "samples.npy").write_bytes(b"not numpy at all")
+    with pytest.raises(DatasetError, match="Cannot read .*Bus/samples.npy: it is damaged"):
+        read_category(tmp_path, "Bus")

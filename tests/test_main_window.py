@@ -68,3 +68,20 @@ def test_a_broken_checkpoint_keeps_the_app_usable(qtbot, window, tmp_path):
     x, y = most_interior_point(window.current.truth)
     click(qtbot, window, x, y)
     qtbot.waitUntil(lambda: window.last_result is not None, timeout=30_000)
+
+
+def test_a_folder_without_a_dataset_says_what_it_expected(qtbot, tmp_path):
+    window = MainWindow(tmp_path, device="cpu")
+    qtbot.addWidget(window)
+    assert "No PointPrompt image dataset found in" in window.score_label.text()
+    assert window.image_list.count() == 0
+    window.close()
+
+
+def test_a_damaged_category_is_reported_not_fatal(qtbot, tmp_path):
+    (tmp_path / "Broken").mkdir()
+    (tmp_path / "Broken" / "samples.npy").write_bytes(b"not numpy")
+    window = MainWindow(tmp_path, device="cpu")
+    qtbot.addWidget(window)
+    assert "Cannot open category 'Broken'" in window.score_label.text() and "samples.npy" in window.score_label.text()
+    window.close()

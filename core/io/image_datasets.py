@@ -18,6 +18,7 @@ published files do: open only datasets you trust.
 
 from __future__ import annotations
 
+import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,8 +52,8 @@ class DatasetImage:
 def _load_array(path: Path) -> np.ndarray:
     try:
         return np.load(path, allow_pickle=True)
-    except (OSError, ValueError, EOFError) as error:
-        raise DatasetError(f"Cannot read {path}: {error}") from error
+    except (OSError, ValueError, EOFError, pickle.UnpicklingError) as error:
+        raise DatasetError(f"Cannot read {path}: it is damaged or not a numpy file ({error})") from error
 
 
 def _entry(category: str, index: int, image, truth, image_source: str, truth_source: str) -> DatasetImage:
