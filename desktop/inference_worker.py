@@ -59,6 +59,7 @@ class InferenceWorker(QObject):
         self._lock = threading.Lock()
         self._pending: DecodeRequest | None = None
         self._serial = 0
+        self._last_embedding: tuple[str, object] | None = None  # (image_id, ImageEmbedding)
         self._wake_decode.connect(self._run_decode)
         self._embed.connect(self._run_embed)
         self._load.connect(self._run_load)
@@ -87,6 +88,7 @@ class InferenceWorker(QObject):
         except (CheckpointError, DeviceError) as error:
             self.model_failed.emit(str(error))
             return
+        self._last_embedding = None
         self.model_loaded.emit(self.engine.description)
 
     @Slot(str, object)
@@ -94,8 +96,14 @@ class InferenceWorker(QObject):
         if self.engine is None:
             return
         start = time.perf_counter()
-        self.engine.embed(image)
+        self._embedding(image_id, image)
         self.embedded.emit(image_id, time.perf_counter() - start)
+
+    def _embedding(self, image_id: str, image: np.ndarray):
+        """The embedding of the image, remembered by id so a click does not re-hash the image."""
+        if self._last_embedding is None or self._last_embedding[0] != image_id:
+            self._last_embedding = (image_id, self.engine.embed(image))
+        return self._last_embedding[1]
 
     @Slot()
     def _run_decode(self) -> None:
@@ -105,7 +113,7 @@ class InferenceWorker(QObject):
             return  # already served by an earlier wake-up, or no model yet
         start = time.perf_counter()
         try:
-            embedding = self.engine.embed(request.image)
+            embedding = self._embedding(request.image_id, request.image)
             decoded = self.engine.decode(embedding, request.points, request.labels)
         except PromptError as error:
             self.failed.emit(str(error))
