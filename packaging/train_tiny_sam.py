@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
 import os
 import sys
 import time
@@ -36,18 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.io.atomic import atomic_torch_save  # noqa: E402
 from core.models.prompt_decoding import decode_low_res, upscale_to_input_frame  # noqa: E402
 from core.models.sam_architecture import TINY_ARCHITECTURE, build_sam  # noqa: E402
-from core.prompting.click_simulation import (  # noqa: E402
-    corrective_click,
-    most_interior_point,
-    random_interior_point,
-)
-from core.synthetic.scenes import render_scene  # noqa: E402
-
-
-def sample_scene_size(rng: np.random.Generator, side: int) -> tuple[int, int]:
-    """(height, width) with the longest side ``side`` and the other in [0.6, 1]·side."""
-    short = int(rng.integers(int(0.6 * side), side + 1))
-    return (side, short) if rng.uniform() < 0.5 else (short, side)
+from core.prompting.click_simulation import corrective_click  # noqa: E402
+from core.synthetic.training_examples import sample_example, sample_example_seeded  # noqa: E402
 
 
 def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0) -> torch.Tensor:
@@ -116,28 +107,16 @@ def mask_loss(logits: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Te
     return bce + dice_loss(logits, target)
 
 
-def training_step(sam, rng, batch_size, prompts_per_image, n_clicks, loss_kind="focal"):
-    """One batch: returns (loss, mean IoU of the trained outputs)."""
+def training_step(sam, examples, n_clicks, loss_kind="focal"):
+    """One batch of examples from ``sample_example``: returns (loss, mean IoU of the trained outputs)."""
     device = sam.device
-    side = sam.image_encoder.img_size
     images, truths, firsts = [], [], []
-    for _ in range(batch_size):
-        height, width = sample_scene_size(rng, side)
-        scene = render_scene(rng, height, width)
-        while not scene.masks:
-            scene = render_scene(rng, height, width)
-        tensor = torch.as_tensor(scene.image).permute(2, 0, 1).float().to(device)
+    for image, truth, first in examples:
+        tensor = torch.as_tensor(image).permute(2, 0, 1).float().to(device)
         images.append(sam.preprocess(tensor[None])[0])
-        picks = rng.integers(0, len(scene.masks), size=prompts_per_image)
-        truth = np.zeros((prompts_per_image, side, side), np.float32)
-        first = []
-        for k, index in enumerate(picks):
-            mask = scene.masks[index]
-            truth[k, :height, :width] = mask
-            first.append(most_interior_point(mask) if rng.uniform() < 0.5
-                         else random_interior_point(rng, mask, min_depth=2.0))
         truths.append(torch.from_numpy(truth).to(device))
-        firsts.append(torch.tensor(first))
+        firsts.append(torch.from_numpy(first))
+    batch_size = len(examples)
     embeddings = sam.image_encoder(torch.stack(images))
     losses, ious = [], []
     for b in range(batch_size):
@@ -179,6 +158,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--save-every", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=0,
+                        help="render scenes in this many processes (for GPU training); 0 renders in this "
+                             "process from the main generator, as the shipped model was trained")
     parser.add_argument("--stop-after", type=int, default=None,
                         help="end after this many steps without changing the --steps schedule")
     parser.add_argument("--out", type=Path, default=Path("resources/models/tiny_sam.pth"))
@@ -196,13 +178,20 @@ def main(argv: list[str] | None = None) -> None:
     print(f"tiny SAM: {n_params / 1e6:.2f}M parameters, {args.steps} steps, seed {args.seed}", flush=True)
     log_path = args.out.with_suffix(".log.jsonl")
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    pool = multiprocessing.get_context("spawn").Pool(args.workers) if args.workers > 0 else None
     start = time.perf_counter()
     running_iou, running_loss = None, None
     for step in range(min(args.steps, args.stop_after or args.steps)):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, args.steps, args.lr, args.warmup)
         n_clicks = int(rng.choice([1, 2, 3], p=[0.5, 0.25, 0.25]))
-        loss, iou = training_step(sam, rng, args.batch_size, args.prompts_per_image, n_clicks, args.loss)
+        side = sam.image_encoder.img_size
+        if pool is None:
+            examples = [sample_example(rng, side, args.prompts_per_image) for _ in range(args.batch_size)]
+        else:
+            examples = pool.map(sample_example_seeded, [(args.seed, step, i, side, args.prompts_per_image)
+                                                 for i in range(args.batch_size)])
+        loss, iou = training_step(sam, examples, n_clicks, args.loss)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(sam.parameters(), 1.0)
@@ -217,6 +206,9 @@ def main(argv: list[str] | None = None) -> None:
             with open(log_path, "a", encoding="utf-8") as log:
                 log.write(json.dumps(record) + "\n")
             atomic_torch_save(sam.state_dict(), args.out)
+    if pool is not None:
+        pool.close()
+        pool.join()
 
 
 if __name__ == "__main__":

@@ -44,3 +44,16 @@ def test_training_script_runs_and_writes_a_loadable_tiny_sam(tmp_path):
     log = [json.loads(line) for line in out.with_suffix(".log.jsonl").read_text().splitlines()]
     assert [record["step"] for record in log] == [1, 2] and all(np.isfinite(r["loss"]) for r in log)
     assert torch.isfinite(next(sam.parameters())).all()
+
+
+def test_worker_rendering_gives_the_same_model_whatever_the_worker_count(tmp_path):
+    threads = torch.get_num_threads()
+    train = load_script("train_tiny_sam")
+    states = []
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}.pth"
+        train.main(["--steps", "1", "--batch-size", "2", "--prompts-per-image", "2", "--threads", "1",
+                    "--workers", str(workers), "--out", str(out)])
+        states.append(torch.load(out))
+    torch.set_num_threads(threads)
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])

@@ -1,0 +1,45 @@
+"""Training examples for the tiny SAM: a scene, the objects to prompt, and their first clicks.
+
+Used by packaging/train_tiny_sam.py; kept here (importable, no torch) so that worker processes
+can render examples in parallel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.prompting.click_simulation import most_interior_point, random_interior_point
+from core.synthetic.scenes import render_scene
+
+
+def sample_scene_size(rng: np.random.Generator, side: int) -> tuple[int, int]:
+    """(height, width) with the longest side ``side`` and the other in [0.6, 1]·side."""
+    short = int(rng.integers(int(0.6 * side), side + 1))
+    return (side, short) if rng.uniform() < 0.5 else (short, side)
+
+
+def sample_example(rng: np.random.Generator, side: int, prompts_per_image: int):
+    """One training image and its prompts, drawn from ``rng``.
+
+    Returns (image (H, W, 3) uint8 with longest side ``side``, truths (K, side, side) float32
+    padded like SAM's input, first clicks (K, 2) int (x, y)).
+    """
+    height, width = sample_scene_size(rng, side)
+    scene = render_scene(rng, height, width)
+    while not scene.masks:
+        scene = render_scene(rng, height, width)
+    picks = rng.integers(0, len(scene.masks), size=prompts_per_image)
+    truth = np.zeros((prompts_per_image, side, side), np.float32)
+    first = []
+    for k, index in enumerate(picks):
+        mask = scene.masks[index]
+        truth[k, :height, :width] = mask
+        first.append(most_interior_point(mask) if rng.uniform() < 0.5
+                     else random_interior_point(rng, mask, min_depth=2.0))
+    return scene.image, truth, np.array(first)
+
+
+def sample_example_seeded(args: tuple[int, int, int, int, int]):
+    """``sample_example`` with its own generator seeded by (seed, step, index): worker-safe."""
+    seed, step, index, side, prompts_per_image = args
+    return sample_example(np.random.default_rng([seed, step, index]), side, prompts_per_image)
