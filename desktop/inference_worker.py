@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from core.models.checkpoint import CheckpointError
 from core.models.device import DeviceError
+from core.models.embedding_cache import ImageEmbedding
 from core.models.sam_engine import Decoded, PromptError, SamEngine
 
 
@@ -59,7 +60,7 @@ class InferenceWorker(QObject):
         self._lock = threading.Lock()
         self._pending: DecodeRequest | None = None
         self._serial = 0
-        self._last_embedding: tuple[str, object] | None = None  # (image_id, ImageEmbedding)
+        self._last_embedding: tuple[str, ImageEmbedding] | None = None
         self._wake_decode.connect(self._run_decode)
         self._embed.connect(self._run_embed)
         self._load.connect(self._run_load)
@@ -99,7 +100,7 @@ class InferenceWorker(QObject):
         self._embedding(image_id, image)
         self.embedded.emit(image_id, time.perf_counter() - start)
 
-    def _embedding(self, image_id: str, image: np.ndarray):
+    def _embedding(self, image_id: str, image: np.ndarray) -> ImageEmbedding:
         """The embedding of the image, remembered by id so a click does not re-hash the image."""
         if self._last_embedding is None or self._last_embedding[0] != image_id:
             self._last_embedding = (image_id, self.engine.embed(image))

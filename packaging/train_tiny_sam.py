@@ -107,7 +107,7 @@ def mask_loss(logits: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Te
     return bce + dice_loss(logits, target)
 
 
-def training_step(sam, examples, n_clicks, loss_kind="focal"):
+def training_step(sam, examples, n_clicks, loss_kind="dice"):
     """One batch of examples from ``sample_example``: returns (loss, mean IoU of the trained outputs)."""
     device = sam.device
     images, truths, firsts = [], [], []

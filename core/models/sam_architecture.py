@@ -170,7 +170,7 @@ def architecture_from_state_dict(state: dict[str, torch.Tensor]) -> SamArchitect
             encoder_global_attn_indexes=(),
             window_size=0,
             patch_size=8,
-            img_size=int(state["image_encoder.input_size"][0]) if "image_encoder.input_size" in keys else 0,
+            img_size=_stored_input_size(state),
             prompt_embed_dim=_shape(state, "image_encoder.neck.0.weight")[0],
             **decoder,
         )
@@ -199,6 +199,12 @@ def architecture_from_state_dict(state: dict[str, torch.Tensor]) -> SamArchitect
         **decoder,
     )
     return _known_or(found)
+
+
+def _stored_input_size(state: dict[str, torch.Tensor]) -> int:
+    """The input side a TinyConvEncoder checkpoint stores (a CNN's shapes do not reveal it)."""
+    _shape(state, "image_encoder.input_size")  # raises ArchitectureNotRecognised, naming the key
+    return int(state["image_encoder.input_size"][0])
 
 
 def _decoder_fields(state: dict[str, torch.Tensor], keys: set[str]) -> dict[str, int]:
