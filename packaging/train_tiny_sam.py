@@ -163,6 +163,8 @@ def main(argv: list[str] | None = None) -> None:
                              "process from the main generator, as the shipped model was trained")
     parser.add_argument("--stop-after", type=int, default=None,
                         help="end after this many steps without changing the --steps schedule")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="start from these tiny SAM weights (a previous run) instead of random ones")
     parser.add_argument("--out", type=Path, default=Path("resources/models/tiny_sam.pth"))
     args = parser.parse_args(argv)
 
@@ -172,6 +174,8 @@ def main(argv: list[str] | None = None) -> None:
     sam = build_sam(TINY_ARCHITECTURE)
     # the Fourier-feature matrix is a buffer in the state dict, so the scale travels with the weights
     sam.prompt_encoder.pe_layer.positional_encoding_gaussian_matrix.mul_(args.pe_scale)
+    if args.init is not None:  # the stored Fourier matrix replaces the freshly scaled one
+        sam.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True))
     sam = sam.to(args.device).train()
     optimizer = torch.optim.AdamW(sam.parameters(), lr=args.lr, weight_decay=0.05)
     n_params = sum(p.numel() for p in sam.parameters())

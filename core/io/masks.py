@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from core.io.images import ImageReadError, read_array
@@ -57,3 +58,11 @@ def read_mask(path: str | Path, image_size: tuple[int, int] | None = None) -> np
     if image_size is not None:
         check_mask_size(mask, image_size, str(path))
     return mask
+
+
+def encode_mask_png(mask: np.ndarray) -> bytes:
+    """(H, W) bool → single-channel 0/255 PNG bytes (the PointPrompt mask format)."""
+    ok, data = cv2.imencode(".png", mask.astype(np.uint8) * 255)
+    if not ok:
+        raise ValueError(f"cannot encode a mask of shape {mask.shape} as PNG")
+    return data.tobytes()

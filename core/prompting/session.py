@@ -1,0 +1,297 @@
+"""The annotation session: prompt sets, timesteps and rounds per image, rebuilt from its event log.
+
+Every change is an event. :meth:`AnnotationSession._commit` appends the event to
+``<folder>/events.jsonl`` (fsynced) and only then applies it to the in-memory state, with the
+same ``_apply`` that :meth:`AnnotationSession.open` uses to replay the log. So after a crash
+(even ``kill -9``) the replayed state equals the state before the crash, event for event.
+
+Candidate masks of each timestep are PNG files under ``<folder>/masks/`` written atomically
+before the timestep's event. If the folder stops being writable (disk full, read-only), the
+session keeps every event and mask in memory, reports ``write_error`` and stops appending (a
+log with a gap would resume wrongly); :meth:`save_to` writes everything to another folder and
+continues there.
+
+Event kinds: ``session`` (start/resume, annotator, model, device), ``open`` / ``close``
+(image), ``edit`` (action add/remove/move/undo/redo/clear and the resulting prompt set),
+``round`` (new round, empty prompt set), ``timestep`` (one SAM prediction shown: prompt set,
+round, candidate predicted IoUs, IoUs and Dice against the ground truth, chosen candidate,
+decode latency, model identity, device), ``choose`` (the annotator picked another candidate
+for the latest timestep). Every event carries ``seq`` and wall-clock ``t`` (Unix seconds).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from core.io.atomic import atomic_write, atomic_write_bytes
+from core.io.event_log import EventLog, read_events
+from core.io.masks import encode_mask_png
+from core.prompting.prompt_set import PromptSet
+
+EVENTS_FILE = "events.jsonl"
+EDIT_ACTIONS = ("add", "remove", "move", "undo", "redo", "clear")
+
+
+@dataclass
+class Timestep:
+    """One SAM prediction shown to the annotator.
+
+    predicted_ious, ious, dices: one value per candidate mask (ious/dices None without truth);
+    mask_files: the candidates' PNG paths relative to the session folder.
+    """
+
+    round: int
+    prompts: PromptSet
+    chosen: int
+    predicted_ious: list[float]
+    ious: list[float | None]
+    dices: list[float | None]
+    latency_s: float
+    time: float
+    mask_files: list[str]
+    model: str = ""
+    device: str = ""
+
+    @property
+    def iou(self) -> float | None:
+        return self.ious[self.chosen]
+
+    @property
+    def dice(self) -> float | None:
+        return self.dices[self.chosen]
+
+    @property
+    def predicted_iou(self) -> float:
+        return self.predicted_ious[self.chosen]
+
+
+@dataclass
+class ImageRecord:
+    """Everything done on one image: current round and prompt set, timesteps of all rounds."""
+
+    image_id: str
+    round: int = 0
+    prompts: PromptSet = field(default_factory=PromptSet)
+    timesteps: list[Timestep] = field(default_factory=list)
+    seconds: float = 0.0
+    opened_at: float | None = None
+
+    @property
+    def prompted(self) -> bool:
+        return bool(self.timesteps)
+
+    def best_timestep(self, round_: int | None = None) -> int | None:
+        """Index of the highest-IoU timestep (of one round, or all), the earliest on ties."""
+        scored = [(t.iou, -i) for i, t in enumerate(self.timesteps)
+                  if t.iou is not None and (round_ is None or t.round == round_)]
+        return -max(scored)[1] if scored else None
+
+    @property
+    def best_iou(self) -> float | None:
+        best = self.best_timestep()
+        return None if best is None else self.timesteps[best].iou
+
+    def seconds_at(self, now: float) -> float:
+        """Time spent on the image up to ``now`` (Unix seconds), counting an open visit."""
+        return self.seconds + (now - self.opened_at if self.opened_at is not None else 0.0)
+
+
+def image_folder_key(image_id: str) -> str:
+    """A file-system-safe folder name for an image id, unique per id."""
+    digest = hashlib.sha1(image_id.encode("utf-8")).hexdigest()[:8]
+    return f"{re.sub(r'[^A-Za-z0-9._-]', '_', image_id)}-{digest}"
+
+
+class AnnotationSession:
+    """See the module docstring. Create with :meth:`open`."""
+
+    def __init__(self, folder: Path, annotator: str, clock: Callable[[], float] = time.time) -> None:
+        self.folder = Path(folder)
+        self.annotator = annotator
+        self.clock = clock
+        self.records: dict[str, ImageRecord] = {}
+        self.current: str | None = None
+        self.events: list[dict] = []
+        self.write_error: str | None = None
+        self._log = EventLog(self.folder / EVENTS_FILE)
+        self._unwritten_masks: dict[str, np.ndarray] = {}
+
+    # --- opening -------------------------------------------------------------------------
+    @classmethod
+    def open(cls, folder: str | Path, annotator: str, model: str = "", device: str = "",
+             clock: Callable[[], float] = time.time) -> AnnotationSession:
+        """Start a session in ``folder``, or resume the one whose log is there.
+
+        On resume the events are replayed; an image left open by a crash is closed at the
+        time of the last logged event, so time spent counts only logged activity.
+        """
+        session = cls(Path(folder), annotator, clock)
+        previous = read_events(session.folder / EVENTS_FILE)
+        for event in previous:
+            session._apply(event)
+        session.events = list(previous)
+        if session.current is not None:
+            session._commit({"event": "close", "image": session.current, "t": previous[-1]["t"],
+                             "reason": "resumed after the app stopped"})
+        session._commit({"event": "session", "action": "resume" if previous else "start",
+                         "annotator": annotator, "model": model, "device": device})
+        return session
+
+    @property
+    def resumed_image(self) -> str | None:
+        """The image that was open when the previous run stopped (None for a new session)."""
+        closes = [e for e in self.events if e["event"] == "close" and e.get("reason", "").startswith("resumed")]
+        return closes[-1]["image"] if closes else None
+
+    def record(self, image_id: str) -> ImageRecord:
+        return self.records.setdefault(image_id, ImageRecord(image_id))
+
+    # --- changes (each one event) --------------------------------------------------------
+    def open_image(self, image_id: str) -> None:
+        if self.current == image_id:
+            return
+        if self.current is not None:
+            self.close_image()
+        self._commit({"event": "open", "image": image_id})
+
+    def close_image(self) -> None:
+        if self.current is not None:
+            self._commit({"event": "close", "image": self.current})
+
+    def edit(self, action: str, prompts: PromptSet, **detail) -> None:
+        """Set the current image's prompt set to ``prompts`` after ``action`` (see EDIT_ACTIONS)."""
+        if action not in EDIT_ACTIONS:
+            raise ValueError(f"unknown edit action {action!r}; expected one of {EDIT_ACTIONS}")
+        self._commit({"event": "edit", "image": self._current_or_fail(), "action": action,
+                      "prompts": prompts.to_json(), **detail})
+
+    def new_round(self) -> None:
+        """Start another attempt on the current image from an empty prompt set."""
+        self._commit({"event": "round", "image": self._current_or_fail()})
+
+    def record_timestep(self, image_id: str, prompts: PromptSet, masks: np.ndarray,
+                        predicted_ious: list[float], ious: list[float | None], dices: list[float | None],
+                        chosen: int, latency_s: float, model: str = "", device: str = "") -> int | None:
+        """Record SAM's answer for ``prompts`` on ``image_id``; returns the timestep index.
+
+        masks: (M, H, W) bool candidates; the other lists have M entries. Returns None (and
+        records nothing) when the answer is stale: the image's prompt set has changed since.
+        """
+        record = self.record(image_id)
+        if prompts != record.prompts or not prompts:
+            return None
+        index = len(record.timesteps)
+        folder = f"masks/{image_folder_key(image_id)}"
+        files = [f"{folder}/{index}_{k}.png" for k in range(len(masks))]
+        for name, mask in zip(files, masks):
+            self._write_mask(name, mask)
+        self._commit({"event": "timestep", "image": image_id, "index": index, "round": record.round,
+                      "prompts": prompts.to_json(), "chosen": int(chosen),
+                      "predicted_ious": [float(v) for v in predicted_ious],
+                      "ious": [None if v is None else float(v) for v in ious],
+                      "dices": [None if v is None else float(v) for v in dices],
+                      "latency_ms": round(1000 * latency_s, 3), "masks": files, "model": model, "device": device})
+        return index
+
+    def choose(self, image_id: str, index: int, chosen: int) -> None:
+        """The annotator picked candidate ``chosen`` for timestep ``index`` of ``image_id``."""
+        timestep = self.record(image_id).timesteps[index]
+        self._commit({"event": "choose", "image": image_id, "index": index, "chosen": int(chosen),
+                      "iou": timestep.ious[chosen], "predicted_iou": timestep.predicted_ious[chosen]})
+
+    # --- reading -------------------------------------------------------------------------
+    def timestep_mask(self, image_id: str, index: int, candidate: int | None = None) -> np.ndarray:
+        """(H, W) bool mask of a timestep's chosen (or given) candidate."""
+        timestep = self.records[image_id].timesteps[index]
+        name = timestep.mask_files[timestep.chosen if candidate is None else candidate]
+        if name in self._unwritten_masks:
+            return self._unwritten_masks[name]
+        mask = cv2.imread(str(self.folder / name), cv2.IMREAD_GRAYSCALE)
+        if mask is None:
+            raise FileNotFoundError(f"{self.folder / name}: the mask of timestep {index} of {image_id} is missing")
+        return mask > 0
+
+    # --- saving elsewhere ----------------------------------------------------------------
+    def save_to(self, folder: str | Path) -> None:
+        """Write the whole session (log and masks) to ``folder`` and continue there."""
+        target = Path(folder)
+        target.mkdir(parents=True, exist_ok=True)
+        for record in self.records.values():
+            for timestep in record.timesteps:
+                for name in timestep.mask_files:
+                    if name in self._unwritten_masks:
+                        atomic_write_bytes(target / name, encode_mask_png(self._unwritten_masks[name]))
+                    elif (self.folder / name).exists():
+                        (target / name).parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copyfile(self.folder / name, target / name)
+        lines = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in self.events)
+        atomic_write(target / EVENTS_FILE, lambda handle: handle.write(lines.encode("utf-8")))
+        self.folder, self._log = target, EventLog(target / EVENTS_FILE)
+        self._unwritten_masks.clear()
+        self.write_error = None
+
+    # --- internals -----------------------------------------------------------------------
+    def _current_or_fail(self) -> str:
+        if self.current is None:
+            raise RuntimeError("no image is open")
+        return self.current
+
+    def _write_mask(self, name: str, mask: np.ndarray) -> None:
+        if self.write_error is None:
+            try:
+                atomic_write_bytes(self.folder / name, encode_mask_png(mask))
+                return
+            except OSError as error:
+                self.write_error = f"Cannot write to {self.folder}: {error}"
+        self._unwritten_masks[name] = mask.astype(bool)
+
+    def _commit(self, event: dict) -> None:
+        event = {"seq": len(self.events), "t": self.clock(), **event}
+        if self.write_error is None:
+            try:
+                self._log.append(event)
+            except OSError as error:
+                self.write_error = (f"Cannot write to {self._log.path}: {error}. Nothing is lost yet: "
+                                    "use File → Save session to… to continue in another folder.")
+        self.events.append(event)
+        self._apply(event)
+
+    def _apply(self, event: dict) -> None:
+        kind = event["event"]
+        if kind == "session":
+            return
+        record = self.record(event["image"])
+        if kind == "open":
+            record.opened_at = event["t"]
+            self.current = event["image"]
+        elif kind == "close":
+            if record.opened_at is not None:
+                record.seconds += max(0.0, event["t"] - record.opened_at)
+            record.opened_at = None
+            if self.current == event["image"]:
+                self.current = None
+        elif kind == "edit":
+            record.prompts = PromptSet.from_json(event["prompts"])
+        elif kind == "round":
+            record.round += 1
+            record.prompts = PromptSet()
+        elif kind == "timestep":
+            record.timesteps.append(Timestep(
+                round=event["round"], prompts=PromptSet.from_json(event["prompts"]), chosen=event["chosen"],
+                predicted_ious=event["predicted_ious"], ious=event["ious"], dices=event["dices"],
+                latency_s=event["latency_ms"] / 1000, time=event["t"], mask_files=event["masks"],
+                model=event.get("model", ""), device=event.get("device", "")))
+        elif kind == "choose":
+            record.timesteps[event["index"]].chosen = event["chosen"]
+        else:
+            raise ValueError(f"unknown event kind {kind!r} (seq {event.get('seq')})")

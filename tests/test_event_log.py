@@ -1,0 +1,26 @@
+"""The append-only event log survives a torn last line and names damage elsewhere."""
+
+import pytest
+
+from core.io.event_log import EventLog, EventLogError, read_events
+
+
+def test_append_and_read(tmp_path):
+    log = EventLog(tmp_path / "sub" / "events.jsonl")
+    log.append({"seq": 0, "event": "a"})
+    log.append({"seq": 1, "event": "b", "x": None})
+    assert read_events(log.path) == [{"seq": 0, "event": "a"}, {"seq": 1, "event": "b", "x": None}]
+    assert read_events(tmp_path / "missing.jsonl") == []
+
+
+def test_torn_last_line_is_dropped(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"seq": 0}\n{"seq": 1}\n{"seq": 2, "eve')
+    assert [e["seq"] for e in read_events(path)] == [0, 1]
+
+
+def test_damaged_middle_line_names_file_and_line(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"seq": 0}\nnot json\n{"seq": 2}\n')
+    with pytest.raises(EventLogError, match=r"events.jsonl, line 2"):
+        read_events(path)

@@ -1,0 +1,79 @@
+"""Studies from folders and datasets; a session exported in the PointPrompt layout and the CSV."""
+
+import csv
+
+import cv2
+import numpy as np
+import pytest
+
+from core.io.image_datasets import write_category
+from core.io.pointprompt_results import read_annotator_results
+from core.prompting.export import export_session
+from core.prompting.study import StudyImageError, study_from_folder, study_from_image_datasets, study_order
+from tests.session_helpers import scripted_session
+
+
+def test_folder_study_matches_masks_by_stem(tmp_path):
+    images, masks = tmp_path / "imgs", tmp_path / "gt"
+    images.mkdir(), masks.mkdir()
+    picture = np.full((24, 32, 3), 90, np.uint8)
+    for name in ("b.png", "a.jpg", "c.png"):
+        cv2.imwrite(str(images / name), picture)
+    mask = np.zeros((24, 32), np.uint8)
+    mask[4:10, 4:10] = 255
+    cv2.imwrite(str(masks / "a_mask.png"), mask)
+    cv2.imwrite(str(masks / "b.png"), np.zeros((24, 32), np.uint8))  # empty ground truth
+    cv2.imwrite(str(masks / "c.png"), np.zeros((20, 32), np.uint8))  # wrong size
+    study = study_from_folder(images, masks)
+    assert [(s.image_id, s.category, s.index) for s in study] == [("imgs/a.jpg", "imgs", 0), ("imgs/b.png", "imgs", 1),
+                                                                   ("imgs/c.png", "imgs", 2)]
+    loaded = study[0].load()
+    assert loaded.image.shape == (24, 32, 3) and loaded.truth.sum() == 36 and loaded.note == ""
+    empty = study[1].load()
+    assert empty.truth is None and "empty" in empty.note and "b.png" in empty.note
+    with pytest.raises(StudyImageError, match=r"c.png.*\(20, 32\).*\(24, 32\)|c.png.*20.*24"):
+        study[2].load()
+    assert [s.index for s in study_order(study, seed=3)] == [s.index for s in study_order(study, seed=3)]
+    assert sorted(s.index for s in study_order(study, seed=3)) == [0, 1, 2]
+
+
+def test_folder_study_errors(tmp_path):
+    with pytest.raises(StudyImageError, match="not a folder"):
+        study_from_folder(tmp_path / "nope")
+    with pytest.raises(StudyImageError, match="holds no images"):
+        study_from_folder(tmp_path)
+    with pytest.raises(StudyImageError, match="No PointPrompt image dataset"):
+        study_from_image_datasets(tmp_path)
+
+
+def make_dataset(root, truth):
+    image = np.zeros(truth.shape + (3,), np.uint8)
+    write_category(root, "shapes", [image, image], [truth, truth])
+    return study_from_image_datasets(root)
+
+
+def test_export_round_trips_through_the_reader(tmp_path):
+    truth = np.zeros((24, 32), bool)
+    truth[5:18, 6:22] = True
+    study = make_dataset(tmp_path / "data", truth)
+    assert [s.image_id for s in study] == ["shapes/0", "shapes/1"]
+    session = scripted_session(tmp_path / "session", truth)
+    summary = export_session(session, study, tmp_path / "export")
+    assert summary.folders == [tmp_path / "export" / "shapes" / "st1"] and summary.timesteps == 8
+    results = read_annotator_results(tmp_path / "export", "shapes", "st1")
+    for image_id, index in (("shapes/0", 0), ("shapes/1", 1)):
+        record, read = session.records[image_id], results[index]
+        assert len(read) == len(record.timesteps)
+        assert read.rounds.tolist() == [t.round for t in record.timesteps]
+        assert np.allclose(read.scores, [t.iou for t in record.timesteps])
+        assert read.sorts[0] == record.best_timestep()
+        for t, step in enumerate(record.timesteps):
+            assert np.array_equal(read.green[t], step.prompts.of_label(1))
+            assert np.array_equal(read.red[t], step.prompts.of_label(0))
+            assert np.array_equal(read.mask(t), session.timestep_mask(image_id, t))
+    with open(summary.csv_path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 8 and rows[0]["annotator"] == "st1" and rows[0]["category"] == "shapes"
+    assert [int(r["round"]) for r in rows[:7]] == [0, 0, 0, 0, 0, 0, 1]
+    assert float(rows[5]["iou"]) == pytest.approx(session.records["shapes/0"].timesteps[5].iou)
+    assert rows[5]["chosen_output"] == "2" and rows[0]["model"] == "tiny_sam:abc"
