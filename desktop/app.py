@@ -1,23 +1,40 @@
-"""``pointprompt-studio``: start the app; with no arguments, the shipped tiny SAM on the demo dataset."""
+"""``pointprompt-studio``: start the annotation app.
+
+With no arguments it reopens the last study and choices (remembered with QSettings), or the
+demo dataset with the shipped tiny SAM the first time; ``--demo`` always opens the demo.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from core.paths import DEMO_DATASET
 
+REMEMBERED = ("dataset", "images", "masks", "checkpoint", "device", "annotator", "output")
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="pointprompt-studio", description=__doc__)
-    parser.add_argument("--dataset", type=Path, default=DEMO_DATASET,
-                        help="a PointPrompt 'Image datasets' folder (default: the shipped demo dataset)")
-    parser.add_argument("--checkpoint", type=Path, default=None,
-                        help="an official SAM checkpoint (vit_h, vit_l, vit_b); default: the shipped tiny SAM")
+    parser.add_argument("--demo", action="store_true", help="the demo dataset and the shipped tiny SAM")
+    parser.add_argument("--dataset", type=Path, help="a PointPrompt 'Image datasets' folder")
+    parser.add_argument("--category", action="append", help="only this category of --dataset (repeatable)")
+    parser.add_argument("--images", type=Path, help="a folder of images (instead of --dataset)")
+    parser.add_argument("--masks", type=Path, help="ground-truth masks for --images, matched by file stem")
+    parser.add_argument("--checkpoint", type=Path, help="an official SAM checkpoint (vit_h, vit_l, vit_b); "
+                        "default: the shipped tiny SAM")
     parser.add_argument("--variant", choices=("vit_h", "vit_l", "vit_b", "tiny"), default=None,
                         help="insist on this variant (it is detected from the file otherwise)")
-    parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cuda, cuda:1, mps or cpu")
+    parser.add_argument("--device", help="auto (CUDA, then MPS, then CPU), cuda, cuda:1, mps or cpu")
+    parser.add_argument("--annotator", help="annotator id, used as the PointPrompt folder name (default st1)")
+    parser.add_argument("--output", type=Path, help="folder for the session log and exports "
+                        "(default ~/PointPrompt Studio/<annotator>)")
+    parser.add_argument("--seed", type=int, default=None, help="show the images in a random order fixed by this seed")
+    parser.add_argument("--blind", action="store_true", help="hide ground-truth scores from the annotator")
+    parser.add_argument("--best-candidate", action="store_true",
+                        help="choose SAM's highest-predicted-IoU candidate by default (PointPrompt: the first)")
     parser.add_argument("--screenshot", type=Path, default=None,
                         help="save a screenshot of the window to this PNG after --demo-clicks, then quit")
     parser.add_argument("--demo-clicks", type=int, default=0,
@@ -25,14 +42,78 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def settings():
+    """The QSettings store; $POINTPROMPT_CONFIG_DIR moves it (tests use a private one)."""
+    from PySide6.QtCore import QSettings
+
+    folder = os.environ.get("POINTPROMPT_CONFIG_DIR")
+    if folder:
+        return QSettings(str(Path(folder) / "studio.ini"), QSettings.Format.IniFormat)
+    return QSettings("PointPrompt", "PointPrompt Studio")
+
+
+def merge_with_remembered(args: argparse.Namespace, store) -> argparse.Namespace:
+    """Fill choices not given on the command line from the last run, then remember this run's.
+
+    ``--demo`` means the demo dataset with the shipped tiny SAM, whatever was remembered.
+    """
+    def remembered(key: str):
+        value = store.value(key)
+        return (Path(value) if key not in ("device", "annotator") else str(value)) if value else None
+
+    if args.demo:
+        args.dataset, args.images, args.masks, args.checkpoint = DEMO_DATASET, None, None, None
+    elif not (args.dataset or args.images):
+        args.dataset, args.images, args.masks = remembered("dataset"), remembered("images"), remembered("masks")
+    if not args.demo and args.checkpoint is None:
+        args.checkpoint = remembered("checkpoint")
+    for key in ("device", "annotator", "output"):
+        if getattr(args, key) is None:
+            setattr(args, key, remembered(key))
+    args.annotator = args.annotator or "st1"
+    args.device = args.device or "auto"
+    if not (args.dataset or args.images):
+        args.dataset = DEMO_DATASET
+    for key in REMEMBERED:
+        value = getattr(args, key)
+        if value is None:
+            store.remove(key)
+        else:
+            store.setValue(key, str(value))
+    store.sync()
+    return args
+
+
+def build_study(args: argparse.Namespace):
+    from core.prompting.study import study_from_folder, study_from_image_datasets, study_order
+
+    images = (study_from_folder(args.images, args.masks) if args.images
+              else study_from_image_datasets(args.dataset, args.category))
+    return study_order(images, args.seed)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QMessageBox
 
+    from core.io.event_log import EventLogError
+    from core.prompting.session import AnnotationSession
+    from core.prompting.study import StudyImageError
+    from desktop.annotation_controller import ControllerOptions
     from desktop.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    window = MainWindow(args.dataset, args.checkpoint, args.variant, args.device)
+    args = merge_with_remembered(args, settings())
+    output = args.output or Path.home() / "PointPrompt Studio" / args.annotator
+    try:
+        images = build_study(args)
+        session = AnnotationSession.open(output / "session", args.annotator, device=args.device)
+    except (StudyImageError, EventLogError, OSError) as error:
+        QMessageBox.critical(None, "PointPrompt Studio cannot start", str(error))
+        print(error, file=sys.stderr)
+        return 2
+    options = ControllerOptions(default_output="best" if args.best_candidate else "first", blind=args.blind)
+    window = MainWindow(images, session, args.checkpoint, args.variant, args.device, options, output)
     window.show()
     if args.screenshot is not None:
         from desktop.scripted_demo import run_scripted_demo

@@ -1,10 +1,16 @@
-"""The image view: the image, a mask overlay and numbered point markers.
+"""The image view: the image, a mask overlay (fill and/or outline) and numbered, draggable points.
 
 Scene coordinates equal image pixel coordinates: (x, y) = (column, row), origin top-left.
+
+Mouse: left click adds a point of the current left-click label (inclusion unless switched),
+right click or Shift+left adds an exclusion point; pressing on a point and releasing without
+moving removes it, dragging it moves it. Wheel zooms around the cursor; middle drag or
+Ctrl+left drag pans. The canvas only emits requests; it never changes prompts itself.
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap
@@ -13,6 +19,8 @@ from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 INCLUSION_COLOUR = QColor(40, 220, 60)
 EXCLUSION_COLOUR = QColor(230, 40, 40)
 MASK_COLOUR = (30, 144, 255)
+DRAG_THRESHOLD_PX = 3  # view pixels a press must travel to count as a drag
+HIT_RADIUS_PX = 9  # view pixels around a point that grab it
 
 
 def rgb_to_qimage(image: np.ndarray) -> QImage:
@@ -22,58 +30,88 @@ def rgb_to_qimage(image: np.ndarray) -> QImage:
     return QImage(data.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
 
 
-def mask_to_qimage(mask: np.ndarray, colour: tuple[int, int, int], alpha: int) -> QImage:
-    """(H, W) bool → an ARGB QImage, ``colour`` with ``alpha`` where the mask is on."""
+def mask_to_qimage(mask: np.ndarray, colour: tuple[int, int, int], alpha: int, outline: bool) -> QImage:
+    """(H, W) bool → an ARGB QImage: ``colour`` at ``alpha`` inside, opaque on the outline if asked."""
     height, width = mask.shape
     rgba = np.zeros((height, width, 4), np.uint8)
     rgba[mask] = (*colour, alpha)
+    if outline:
+        edge = mask & ~cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        rgba[edge] = (255, 255, 0, 255)
     return QImage(rgba.data, width, height, 4 * width, QImage.Format.Format_RGBA8888).copy()
 
 
 class ImageCanvas(QGraphicsView):
-    """Shows one image; emits ``clicked(x, y, label)`` for clicks inside it (1 left, 0 right)."""
+    """See the module docstring. Signals carry image pixels (x, y) and point indices."""
 
-    clicked = Signal(int, int, int)
+    add_requested = Signal(int, int, int)  # x, y, label (1 inclusion, 0 exclusion)
+    remove_requested = Signal(int)  # point index
+    move_requested = Signal(int, int, int)  # point index, new x, new y
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setScene(QGraphicsScene(self))
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.setBackgroundBrush(QColor(40, 40, 40))
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self._image_item = QGraphicsPixmapItem()
         self._mask_item = QGraphicsPixmapItem()
         self._mask_item.setZValue(1)
         self.scene().addItem(self._image_item)
         self.scene().addItem(self._mask_item)
         self._markers: list = []
+        self._points = np.zeros((0, 2))
+        self._labels = np.zeros(0, np.int64)
         self._size = (0, 0)  # (H, W)
+        self._mask: np.ndarray | None = None
+        self._press = None  # (view pos, point index or None, button, modifiers)
+        self._pan_from = None
+        self._fitted = True
         self.mask_alpha = 110
+        self.outline = True
+        self.left_label = 1
+        self.editable = True
 
-    def set_image(self, image: np.ndarray) -> None:
-        """Show an (H, W, 3) uint8 image, clearing mask and points, and fit it to the view."""
-        self._size = image.shape[:2]
-        self._image_item.setPixmap(QPixmap.fromImage(rgb_to_qimage(image)))
+    # --- content -------------------------------------------------------------------------
+    def set_image(self, image: np.ndarray | None) -> None:
+        """Show an (H, W, 3) uint8 image (None: nothing), clearing mask and points, fitted to the view."""
+        if image is None:
+            self._size = (0, 0)
+            self._image_item.setPixmap(QPixmap())
+        else:
+            self._size = image.shape[:2]
+            self._image_item.setPixmap(QPixmap.fromImage(rgb_to_qimage(image)))
+            self.scene().setSceneRect(QRectF(0, 0, image.shape[1], image.shape[0]))
         self.set_mask(None)
         self.set_points(np.zeros((0, 2)), np.zeros(0))
-        self.scene().setSceneRect(QRectF(0, 0, image.shape[1], image.shape[0]))
         self.fit()
 
     def set_mask(self, mask: np.ndarray | None) -> None:
         """Overlay an (H, W) bool mask, or clear the overlay with None."""
+        self._mask = mask
         if mask is None:
             self._mask_item.setPixmap(QPixmap())
             return
-        self._mask_item.setPixmap(QPixmap.fromImage(mask_to_qimage(mask, MASK_COLOUR, self.mask_alpha)))
+        self._mask_item.setPixmap(QPixmap.fromImage(mask_to_qimage(mask, MASK_COLOUR, self.mask_alpha, self.outline)))
+
+    def set_overlay_style(self, alpha: int | None = None, outline: bool | None = None) -> None:
+        """Mask fill opacity 0–255 and outline on/off; repaints the current mask."""
+        self.mask_alpha = self.mask_alpha if alpha is None else int(alpha)
+        self.outline = self.outline if outline is None else bool(outline)
+        self.set_mask(self._mask)
 
     def set_points(self, points: np.ndarray, labels: np.ndarray) -> None:
         """Draw points (N, 2) (x, y) with labels (N,), numbered in order from 1."""
         for item in self._markers:
             self.scene().removeItem(item)
         self._markers = []
+        self._points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        self._labels = np.asarray(labels)
         radius = max(3.0, 0.012 * max(self._size or (1, 1)))
         font = QFont()
-        font.setPixelSize(int(radius * 2.2))
-        for number, ((x, y), label) in enumerate(zip(points, labels), start=1):
+        font.setPixelSize(max(6, int(radius * 2.2)))
+        for number, ((x, y), label) in enumerate(zip(self._points, self._labels), start=1):
             colour = INCLUSION_COLOUR if label == 1 else EXCLUSION_COLOUR
             dot = self.scene().addEllipse(x + 0.5 - radius, y + 0.5 - radius, 2 * radius, 2 * radius,
                                           QPen(Qt.GlobalColor.white, radius / 3), QBrush(colour))
@@ -84,13 +122,29 @@ class ImageCanvas(QGraphicsView):
                 item.setZValue(2)
                 self._markers.append(item)
 
+    # --- zoom and pan --------------------------------------------------------------------
     def fit(self) -> None:
+        """Fit the whole image into the view (F)."""
+        self._fitted = True
+        self.resetTransform()
         self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+
+    def zoom(self, factor: float) -> None:
+        self._fitted = False
+        self.scale(factor, factor)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().resizeEvent(event)
-        self.fit()
+        if self._fitted:
+            self.fit()
 
+    def wheelEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        steps = event.angleDelta().y() / 120
+        if steps:
+            self.zoom(1.25 ** steps)
+        event.accept()
+
+    # --- hit testing ---------------------------------------------------------------------
     def image_point(self, view_pos) -> tuple[int, int] | None:
         """The integer image pixel (x, y) under a view position, or None outside the image."""
         scene = self.mapToScene(view_pos)
@@ -98,9 +152,59 @@ class ImageCanvas(QGraphicsView):
         height, width = self._size
         return (x, y) if 0 <= x < width and 0 <= y < height else None
 
+    def point_at(self, view_pos) -> int | None:
+        """Index of the drawn point within HIT_RADIUS_PX view pixels of ``view_pos``, or None."""
+        if not len(self._points):
+            return None
+        centres = [self.mapFromScene(QPointF(x + 0.5, y + 0.5)) for x, y in self._points]
+        distances = [np.hypot(c.x() - view_pos.x(), c.y() - view_pos.y()) for c in centres]
+        index = int(np.argmin(distances))
+        return index if distances[index] <= HIT_RADIUS_PX else None
+
+    # --- mouse ---------------------------------------------------------------------------
     def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        point = self.image_point(event.position().toPoint())
-        button = event.button()
-        if point is not None and button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
-            self.clicked.emit(point[0], point[1], 1 if button == Qt.MouseButton.LeftButton else 0)
+        pos = event.position().toPoint()
+        pan = event.button() == Qt.MouseButton.MiddleButton or (
+            event.button() == Qt.MouseButton.LeftButton and event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+        if pan:
+            self._pan_from = pos
+        elif self.editable and event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+            self._press = (pos, self.point_at(pos), event.button(), event.modifiers())
+        event.accept()
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        pos = event.position().toPoint()
+        if self._pan_from is not None:
+            delta = pos - self._pan_from
+            self._pan_from = pos
+            self._fitted = False
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
+        elif self._press is not None and self._press[1] is not None:
+            index = self._press[1]  # show the dragged point under the cursor
+            scene = self.mapToScene(pos)
+            radius = max(3.0, 0.012 * max(self._size or (1, 1)))
+            self._markers[2 * index].setRect(scene.x() - radius, scene.y() - radius, 2 * radius, 2 * radius)
+            self._markers[2 * index].setPos(0, 0)
+        event.accept()
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        pos = event.position().toPoint()
+        if self._pan_from is not None:
+            self._pan_from = None
+        elif self._press is not None:
+            start, index, button, modifiers = self._press
+            self._press = None
+            moved = (pos - start).manhattanLength() > DRAG_THRESHOLD_PX
+            target = self.image_point(pos)
+            if index is not None:
+                if not moved:
+                    self.remove_requested.emit(index)
+                elif target is not None:
+                    self.move_requested.emit(index, *target)
+                else:  # dropped outside the image: put the marker back
+                    self.set_points(self._points, self._labels)
+            elif target is not None and not moved:
+                exclusion = button == Qt.MouseButton.RightButton or modifiers & Qt.KeyboardModifier.ShiftModifier
+                self.add_requested.emit(target[0], target[1], 0 if exclusion else self.left_label)
         event.accept()

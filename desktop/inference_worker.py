@@ -4,13 +4,18 @@ The UI never calls the model. It posts requests; the worker answers with signals
 across threads). Decoding is newest-request-wins: a new request replaces one that has not
 started yet, so a burst of clicks costs one decode of the latest prompt set, never a queue of
 stale ones, and no click is lost because the latest request always carries all points.
+
+Background prefetch embeds the next images one per event-loop turn, so a decode request
+posted meanwhile runs before the next prefetch item (it waits at most for one embedding).
+``cancel_prefetch`` empties the queue; the running item finishes.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,26 +25,37 @@ from core.models.checkpoint import CheckpointError
 from core.models.device import DeviceError
 from core.models.embedding_cache import ImageEmbedding
 from core.models.sam_engine import Decoded, PromptError, SamEngine
+from core.prompting.metrics import dice, iou
+from core.prompting.prompt_set import PromptSet
+from core.prompting.study import StudyImage, StudyImageError
 
 
 @dataclass
 class DecodeRequest:
-    """All a decode needs: the image (H, W, 3) uint8, points (N, 2) (x, y), labels (N,)."""
+    """All a decode needs: the image (H, W, 3) uint8, its prompt set and (H, W) bool truth or None."""
 
     image_id: str
     image: np.ndarray
-    points: np.ndarray
-    labels: np.ndarray
+    prompts: PromptSet
+    truth: np.ndarray | None = None
     serial: int = 0
 
 
 @dataclass
 class DecodeResult:
-    """The answer to a :class:`DecodeRequest`, with the seconds the decode took."""
+    """SAM's answer to a :class:`DecodeRequest`, with each candidate's IoU and Dice (None without truth).
+
+    seconds: embedding lookup + decode + scoring, measured in the worker; model: the weights'
+    identity key; device: where it ran.
+    """
 
     request: DecodeRequest
     decoded: Decoded
     seconds: float
+    ious: list = field(default_factory=list)
+    dices: list = field(default_factory=list)
+    model: str = ""
+    device: str = ""
 
 
 class InferenceWorker(QObject):
@@ -48,9 +64,12 @@ class InferenceWorker(QObject):
     model_loaded = Signal(str)  # engine description
     model_failed = Signal(str)  # a message naming the file and the fix
     embedded = Signal(str, float)  # image_id, seconds
+    prefetch_progress = Signal(int, int)  # done, total of the current prefetch batch
+    prefetch_failed = Signal(str, str)  # image_id, message
     decoded = Signal(object)  # DecodeResult
     failed = Signal(str)
     _wake_decode = Signal()
+    _wake_prefetch = Signal()
     _embed = Signal(str, object)
     _load = Signal(object, object, str)
 
@@ -61,7 +80,11 @@ class InferenceWorker(QObject):
         self._pending: DecodeRequest | None = None
         self._serial = 0
         self._last_embedding: tuple[str, ImageEmbedding] | None = None
+        self._prefetch: deque[StudyImage] = deque()
+        self._prefetch_total = 0
+        self._prefetch_done = 0
         self._wake_decode.connect(self._run_decode)
+        self._wake_prefetch.connect(self._run_prefetch_item)
         self._embed.connect(self._run_embed)
         self._load.connect(self._run_load)
 
@@ -80,6 +103,18 @@ class InferenceWorker(QObject):
             self._pending = request
         self._wake_decode.emit()
         return request.serial
+
+    def prefetch(self, images: list[StudyImage]) -> None:
+        """Embed these images in the background, in order, replacing any earlier prefetch list."""
+        with self._lock:
+            self._prefetch = deque(images)
+            self._prefetch_total, self._prefetch_done = len(images), 0
+        self._wake_prefetch.emit()
+
+    def cancel_prefetch(self) -> None:
+        with self._lock:
+            self._prefetch.clear()
+            self._prefetch_total = self._prefetch_done
 
     # --- run in the worker thread --------------------------------------------------------
     @Slot(object, object, str)
@@ -107,6 +142,29 @@ class InferenceWorker(QObject):
         return self._last_embedding[1]
 
     @Slot()
+    def _run_prefetch_item(self) -> None:
+        if self._pending is not None:
+            self._run_decode()  # a click waiting: serve it first
+        with self._lock:
+            item = self._prefetch.popleft() if self._prefetch and self.engine is not None else None
+        if item is None:
+            return
+        start = time.perf_counter()
+        try:
+            image = item.load().image
+            if self.engine.cached_embedding(image) is None:
+                self.engine.embed(image)
+            self.embedded.emit(item.image_id, time.perf_counter() - start)
+        except StudyImageError as error:
+            self.prefetch_failed.emit(item.image_id, str(error))
+        with self._lock:
+            self._prefetch_done += 1
+            done, total, more = self._prefetch_done, self._prefetch_total, bool(self._prefetch)
+        self.prefetch_progress.emit(done, total)
+        if more:
+            self._wake_prefetch.emit()
+
+    @Slot()
     def _run_decode(self) -> None:
         with self._lock:
             request, self._pending = self._pending, None
@@ -115,11 +173,15 @@ class InferenceWorker(QObject):
         start = time.perf_counter()
         try:
             embedding = self._embedding(request.image_id, request.image)
-            decoded = self.engine.decode(embedding, request.points, request.labels)
+            decoded = self.engine.decode(embedding, request.prompts.coords, request.prompts.labels)
         except PromptError as error:
             self.failed.emit(str(error))
             return
-        self.decoded.emit(DecodeResult(request, decoded, time.perf_counter() - start))
+        truth = request.truth
+        ious = [None if truth is None else iou(mask, truth) for mask in decoded.masks]
+        dices = [None if truth is None else dice(mask, truth) for mask in decoded.masks]
+        self.decoded.emit(DecodeResult(request, decoded, time.perf_counter() - start, ious, dices,
+                                       self.engine.identity.key, str(self.engine.device)))
 
 
 def start_worker() -> tuple[InferenceWorker, QThread]:
@@ -132,6 +194,7 @@ def start_worker() -> tuple[InferenceWorker, QThread]:
     return worker, thread
 
 
-def stop_worker(thread: QThread) -> None:
+def stop_worker(worker: InferenceWorker, thread: QThread) -> None:
+    worker.cancel_prefetch()
     thread.quit()
     thread.wait()

@@ -1,200 +1,415 @@
-"""The main window: pick a demo image, click points, see SAM's mask and its IoU.
+"""The main window: lays out the views and menus and wires them to the annotation controller.
 
-This is the first, small form of the annotation app: the full study workflow (undo, rounds,
-event log, export) grows on top of it. All numbers shown come from core functions.
+It holds no state of its own beyond widgets: every number comes from the session (core) via
+the controller, and every user action goes to the controller.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
-import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QCursor, QKeySequence
 from PySide6.QtWidgets import (
-    QComboBox,
+    QCheckBox,
     QFileDialog,
+    QHBoxLayout,
     QLabel,
-    QListWidget,
     QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSlider,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
-from core.io.image_datasets import DatasetError, DatasetImage, list_categories, read_category
-from core.prompting.metrics import dice, iou
+from core.prompting.session import AnnotationSession
+from core.prompting.study import StudyImage, StudyImageError, study_from_folder, study_from_image_datasets
+from desktop.annotation_controller import AnnotationController, ControllerOptions
+from desktop.candidate_strip import CandidateStrip
 from desktop.image_canvas import ImageCanvas
-from desktop.inference_worker import DecodeRequest, DecodeResult, start_worker, stop_worker
+from desktop.image_table import ImageTable
+from desktop.inference_worker import start_worker, stop_worker
+from desktop.iou_plot import IouPlot
 
-SHOWN_OUTPUT = 0  # PointPrompt shows and scores the first of SAM's three multimask outputs
+HINT = "Left click: inclusion · right click (or Shift+left): exclusion · click a point: remove · drag: move"
 
 
 class MainWindow(QMainWindow):
-    """See the module docstring. ``dataset_root``: a PointPrompt "Image datasets" folder."""
+    """The annotation app. ``images``: the study; ``session``: where events go; ``output``: export root."""
 
-    def __init__(self, dataset_root: Path, checkpoint: Path | None = None, variant: str | None = None,
-                 device: str = "auto") -> None:
+    def __init__(self, images: list[StudyImage], session: AnnotationSession, checkpoint: Path | None = None,
+                 variant: str | None = None, device: str = "auto", options: ControllerOptions | None = None,
+                 output: Path | None = None) -> None:
         super().__init__()
-        self.setWindowTitle("PointPrompt Studio")
-        self.dataset_root = dataset_root
-        self.entries: list[DatasetImage] = []
-        self.current: DatasetImage | None = None
-        self.prompts: dict[str, tuple[list[tuple[int, int]], list[int]]] = {}
-        self.latest_serial = 0
-        self.last_result: DecodeResult | None = None
-        self.model_description = ""
-
-        self.canvas = ImageCanvas()
-        self.category_box = QComboBox()
-        self.image_list = QListWidget()
-        self.model_label = QLabel("Loading model…")
-        self.score_label = QLabel("Click the object: left = inclusion, right = exclusion")
-        self.score_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self._build_layout()
-        self._build_actions()
-
+        self.session = session
+        self.output = output or session.folder.parent
+        self.options = options or ControllerOptions()
         self.worker, self.thread = start_worker()
-        self.worker.model_loaded.connect(self._on_model_loaded)
-        self.worker.model_failed.connect(self._on_model_failed)
-        self.worker.decoded.connect(self._on_decoded)
-        self.worker.failed.connect(self.statusBar().showMessage)
-        self.canvas.clicked.connect(self.add_point)
-        self.category_box.currentTextChanged.connect(self.open_category)
-        self.image_list.currentRowChanged.connect(self.open_image)
-
-        self.worker.load_model(checkpoint, variant, device)
-        categories = list_categories(dataset_root)
-        if not categories:
-            self.score_label.setText(f"No PointPrompt image dataset found in {dataset_root}: expected "
-                                     "<category>/samples.npy or samples/<category>/<i>_sample.npy")
-        self.category_box.addItems(categories)
-
-    def _build_layout(self) -> None:
-        side = QWidget()
-        column = QVBoxLayout(side)
-        column.addWidget(QLabel("Category"))
-        column.addWidget(self.category_box)
-        column.addWidget(QLabel("Images"))
-        column.addWidget(self.image_list)
-        column.addWidget(self.model_label)
+        self.canvas = ImageCanvas()
+        self.candidates = CandidateStrip()
+        self.plot = IouPlot()
+        self.score_label = QLabel(HINT)
+        self.score_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.warning_label = QLabel("")
+        self.warning_label.setWordWrap(True)
+        self.warning_label.setStyleSheet("color: #b00020; font-weight: bold")
+        self.model_label = QLabel("Loading model…")
         self.model_label.setWordWrap(True)
+        self.round_label = QLabel("")
+        self.progress = QProgressBar()
+        self.progress.setFormat("embeddings %v/%m")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.worker.cancel_prefetch)
+        self.controller: AnnotationController | None = None
+        self.table: ImageTable | None = None
+        self._left = QVBoxLayout()
+        self._build_layout()
+        self._build_menus()
+        self.worker.prefetch_progress.connect(self._on_prefetch_progress)
+        self.canvas.add_requested.connect(lambda x, y, label: self.controller.add_point(x, y, label))
+        self.canvas.remove_requested.connect(lambda i: self.controller.remove_point(i))
+        self.canvas.move_requested.connect(lambda i, x, y: self.controller.move_point(i, x, y))
+        self.candidates.chosen.connect(lambda k: self.controller.choose(k))
+        self._clock = QTimer(self)
+        self._clock.timeout.connect(self._refresh_current_row)
+        self._clock.start(1000)
+        self.set_study(images)
+        self.worker.load_model(checkpoint, variant, device)
+
+    # --- layout --------------------------------------------------------------------------
+    def _build_layout(self) -> None:
+        left = QWidget()
+        left.setLayout(self._left)
+        self._left.addWidget(QLabel("Images"))
+        self._left.addWidget(self.model_label)
+        bar = QHBoxLayout()
+        bar.addWidget(self.progress, 1)
+        bar.addWidget(self.cancel_button)
+        self._left.addLayout(bar)
+        self.progress.setVisible(False)
+        self.cancel_button.setVisible(False)
+
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 255)
+        self.opacity.setValue(self.canvas.mask_alpha)
+        self.opacity.setMaximumWidth(140)
+        self.opacity.valueChanged.connect(lambda v: self.canvas.set_overlay_style(alpha=v))
+        self.outline_box = QCheckBox("Outline")
+        self.outline_box.setChecked(self.canvas.outline)
+        self.outline_box.toggled.connect(lambda on: self.canvas.set_overlay_style(outline=on))
+        fit_button = QPushButton("Fit")
+        fit_button.clicked.connect(self.canvas.fit)
+        round_button = QPushButton("New round")
+        round_button.clicked.connect(lambda: self.controller.new_round())
+        self.mode_label = QLabel("")
+        tools = QHBoxLayout()
+        for widget in (QLabel("Mask opacity"), self.opacity, self.outline_box, fit_button, round_button):
+            tools.addWidget(widget)
+        tools.addStretch(1)
+        tools.addWidget(self.mode_label)
         centre = QWidget()
         stack = QVBoxLayout(centre)
+        stack.addLayout(tools)
         stack.addWidget(self.canvas, 1)
         stack.addWidget(self.score_label)
+
+        right = QWidget()
+        column = QVBoxLayout(right)
+        column.addWidget(QLabel("Candidates (click to choose)"))
+        column.addWidget(self.candidates)
+        column.addWidget(self.round_label)
+        column.addWidget(self.plot, 1)
+        column.addWidget(self.warning_label)
         splitter = QSplitter()
-        splitter.addWidget(side)
-        splitter.addWidget(centre)
-        splitter.setStretchFactor(1, 1)
+        for widget, stretch in ((left, 0), (centre, 1), (right, 0)):
+            splitter.addWidget(widget)
+            splitter.setStretchFactor(splitter.count() - 1, stretch)
+        splitter.setSizes([330, 700, 340])
         self.setCentralWidget(splitter)
-        self.resize(1100, 700)
+        self.resize(1400, 820)
 
-    def _build_actions(self) -> None:
-        menu = self.menuBar().addMenu("&File")
-        open_checkpoint = QAction("Open SAM &checkpoint…", self)
-        open_checkpoint.triggered.connect(self.choose_checkpoint)
-        menu.addAction(open_checkpoint)
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        menu.addAction(quit_action)
-        edit = self.menuBar().addMenu("&Edit")
-        clear = QAction("&Clear points", self, shortcut=QKeySequence("Space"))
-        clear.triggered.connect(self.clear_points)
-        edit.addAction(clear)
-        for text, key, step in (("&Next image", "N", 1), ("&Previous image", "P", -1)):
-            action = QAction(text, self, shortcut=QKeySequence(key))
-            action.triggered.connect(lambda _=False, s=step: self.step_image(s))
-            edit.addAction(action)
+    def _action(self, menu, text: str, slot, shortcut=None, checkable: bool = False) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
+        action.setCheckable(checkable)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
 
-    # --- data ------------------------------------------------------------------------------
-    def open_category(self, category: str) -> None:
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self._action(file_menu, "Open image &folder…", self.choose_image_folder, "Ctrl+O")
+        self._action(file_menu, "Open PointPrompt &dataset…", self.choose_dataset)
+        self._action(file_menu, "Open SAM &checkpoint…", self.choose_checkpoint)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Export PointPrompt results…", self.choose_export, "Ctrl+E")
+        self._action(file_menu, "&Save session to…", self.choose_save_session)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        edit = bar.addMenu("&Edit")
+        self.undo_action = None  # made per controller (its undo group)
+        self._edit_menu = edit
+        self._action(edit, "&Clear points", lambda: self.controller.clear_points(), "Space")
+        self._action(edit, "New &round", lambda: self.controller.new_round(), "Ctrl+R")
+        edit.addSeparator()
+        self._action(edit, "Left click adds &inclusion (G)", lambda: self.set_left_label(1), "G")
+        self._action(edit, "Left click adds e&xclusion (R)", lambda: self.set_left_label(0), "R")
+        self._action(edit, "Add inclusion at the cursor", lambda: self._add_at_cursor(1), "I")
+        self._action(edit, "Add exclusion at the cursor", lambda: self._add_at_cursor(0), "E")
+
+        view = bar.addMenu("&View")
+        self._action(view, "&Fit image", self.canvas.fit, "F")
+        self._action(view, "Zoom &in", lambda: self.canvas.zoom(1.25), ["+", "="])
+        self._action(view, "Zoom &out", lambda: self.canvas.zoom(0.8), "-")
+        view.addSeparator()
+        self.blind_action = self._action(view, "&Blind mode (hide ground-truth scores)", self.set_blind, None, True)
+        self.blind_action.setChecked(self.options.blind)
+        choice = view.addMenu("Default candidate")
+        group = QActionGroup(self)
+        for key, text in (("first", "First output (PointPrompt)"), ("best", "Highest predicted IoU")):
+            action = self._action(choice, text, lambda _=False, k=key: setattr(self.options, "default_output", k),
+                                  None, True)
+            action.setChecked(self.options.default_output == key)
+            group.addAction(action)
+
+        navigate = bar.addMenu("&Navigate")
+        self._action(navigate, "&Next image", lambda: self.controller.step(1), ["N", "PgDown"])
+        self._action(navigate, "&Previous image", lambda: self.controller.step(-1), ["P", "PgUp"])
+        tools = bar.addMenu("&Tools")
+        self._action(tools, "Compute &all embeddings", lambda: self.controller.prefetch_all())
+        self.set_left_label(1)
+
+    # --- study and controller ------------------------------------------------------------
+    def set_study(self, images: list[StudyImage]) -> None:
+        """Show a new list of images (same session, same model)."""
+        if self.controller is not None:
+            self.controller.session.close_image()
+            self._detach(self.controller)
+        self.images = images
+        self.controller = AnnotationController(self.worker, images, self.session, self.options)
+        if self.undo_action is not None:
+            for action in (self.undo_action, self.redo_action):
+                self._edit_menu.removeAction(action)
+        self.undo_action = self.controller.undo_group.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.redo_action = self.controller.undo_group.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        first = self._edit_menu.actions()[0] if self._edit_menu.actions() else None
+        self._edit_menu.insertActions(first, [self.undo_action, self.redo_action])
+        if self.table is not None:
+            self._left.removeWidget(self.table)
+            self.table.deleteLater()
+        self.table = ImageTable([image.image_id for image in images])
+        self._left.insertWidget(1, self.table, 1)
+        self.table.currentCellChanged.connect(lambda row, *_: self.controller.open_index(row))
+        c = self.controller
+        c.image_opened.connect(self._on_image_opened)
+        c.prompts_changed.connect(self._on_prompts_changed)
+        c.result_changed.connect(self._on_result_changed)
+        c.row_changed.connect(self._refresh_row)
+        c.message.connect(self._show_message)
+        c.model_changed.connect(self._on_model_changed)
+        if self.worker.engine is not None and self.model_label.text().startswith("Model:"):
+            c.model_description = self.model_label.text().removeprefix("Model: ")
+        for row in range(len(images)):
+            self._refresh_row(row)
+        start = images.index(next((i for i in images if i.image_id == self.session.resumed_image), images[0])) \
+            if images else -1
+        if start >= 0:
+            self.table.setCurrentCell(start, 0)
+        self.setWindowTitle(f"PointPrompt Studio — {self.session.annotator} — {len(images)} images")
+
+    def _detach(self, controller: AnnotationController) -> None:
+        for signal, slot in ((self.worker.decoded, controller._on_decoded),
+                             (self.worker.embedded, controller._on_embedded),
+                             (self.worker.prefetch_failed, controller._on_prefetch_failed),
+                             (self.worker.model_loaded, controller._on_model_loaded),
+                             (self.worker.model_failed, controller._on_model_failed)):
+            signal.disconnect(slot)
+        self.worker.failed.disconnect(controller.message)
+        controller.deleteLater()
+
+    # --- repainting ----------------------------------------------------------------------
+    def _on_image_opened(self) -> None:
+        c = self.controller
+        self.canvas.set_image(None if c.loaded is None else c.loaded.image)
+        if self.table.currentRow() != c.index:
+            self.table.setCurrentCell(c.index, 0)
+        self._on_prompts_changed()
+        if c.load_error:
+            self.score_label.setText(f"<b>Cannot open this image.</b> {c.load_error}")
+
+    def _on_prompts_changed(self) -> None:
+        prompts = self.controller.prompts
+        self.canvas.set_points(prompts.coords, prompts.labels)
+        self._update_round_label()
+
+    def _update_round_label(self) -> None:
+        prompts, record = self.controller.prompts, self.controller.record
+        if record is not None:
+            self.round_label.setText(f"Round {record.round + 1} · {len(prompts)} points · "
+                                     f"{len(record.timesteps)} timesteps")
+
+    def _on_result_changed(self) -> None:
+        c = self.controller
+        shown = c.shown
+        masks = c.shown_masks
+        self.canvas.set_mask(None if shown is None else masks[shown.chosen])
+        blind = self.options.blind
+        captions, tips = [], []
+        if shown is not None:
+            for k, predicted in enumerate(shown.predicted_ious):
+                score = "" if blind or shown.ious[k] is None else f"IoU {shown.ious[k]:.2f}\n"
+                captions.append(f"#{k + 1} {score}SAM {predicted:.2f}")
+                tips.append(f"Candidate {k + 1}: SAM predicted IoU {predicted:.3f}"
+                            + ("" if blind or shown.ious[k] is None else f", IoU {shown.ious[k]:.3f}"))
+        self.candidates.show_candidates(None if c.loaded is None else c.loaded.image, masks, captions, tips,
+                                        None if shown is None else shown.chosen)
+        self._update_scores()
+        self._update_plot()
+        self._update_round_label()
+
+    def _update_scores(self) -> None:
+        c, shown = self.controller, self.controller.shown
+        if c.load_error:
+            return
+        if shown is None:
+            self.score_label.setText(HINT if not c.prompts else "Waiting for SAM…")
+            return
+        parts = []
+        if shown.iou is not None and not self.options.blind:
+            parts.append(f"IoU {shown.iou:.3f}   Dice {shown.dice:.3f}")
+        parts.append(f"SAM predicted IoU {shown.predicted_iou:.3f}")
+        parts.append(f"candidate #{shown.chosen + 1}, {len(shown.prompts)} points, "
+                     f"decode {1000 * shown.latency_s:.0f} ms, timestep {c.shown_timestep}")
+        self.score_label.setText("   ".join(parts))
+
+    def _update_plot(self) -> None:
+        c = self.controller
+        steps = c.record.timesteps if c.record is not None else []
+        rounds = [t.round for t in steps]
+        status = c.over_prompting()
+        if self.options.blind:
+            self.plot.show_timesteps([t.predicted_iou for t in steps], rounds, None,
+                                     "SAM predicted IoU per timestep (blind mode)")
+            self.warning_label.setText("")
+            return
+        self.plot.show_timesteps([t.iou for t in steps], rounds, status.best_index, "IoU per timestep (★ best of round)")
+        self.warning_label.setText(
+            f"Over-prompting: IoU {status.current_iou:.3f} is {status.gap:.3f} below this round's best "
+            f"({status.best_iou:.3f} at timestep {status.best_index}). Undo (Ctrl+Z) or remove points."
+            if status.warn else "")
+
+    def _refresh_row(self, row: int) -> None:
+        if self.table is None or not 0 <= row < len(self.images):
+            return
+        image_id = self.images[row].image_id
+        c = self.controller
+        record = self.session.records.get(image_id)
+        embedding = "broken" if image_id in c.broken else ("ready" if image_id in c.embedded else "")
+        best = None if record is None or self.options.blind else record.best_iou
+        self.table.set_row(row, embedding, len(record.timesteps) if record else 0, best,
+                           record.seconds_at(time.time()) if record else 0.0)
+
+    def _refresh_current_row(self) -> None:
+        if self.controller is not None and self.controller.index >= 0:
+            self._refresh_row(self.controller.index)
+
+    def _on_prefetch_progress(self, done: int, total: int) -> None:
+        running = done < total
+        self.progress.setMaximum(max(total, 1))
+        self.progress.setValue(done)
+        self.progress.setVisible(running)
+        self.cancel_button.setVisible(running)
+
+    def _on_model_changed(self, description: str) -> None:
+        self.model_label.setText(f"Model: {description}")
+
+    def _show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 15000)
+        if "Cannot load the model" in text:
+            self.model_label.setText(f"<b>Cannot load the model.</b> {text.removeprefix('Cannot load the model. ')}")
+
+    # --- user settings -------------------------------------------------------------------
+    def set_left_label(self, label: int) -> None:
+        self.canvas.left_label = label
+        self.mode_label.setText("Left click adds: " + ("<b style='color:#1a9a2a'>inclusion</b>" if label == 1
+                                                       else "<b style='color:#c0201a'>exclusion</b>"))
+
+    def set_blind(self, on: bool) -> None:
+        self.options.blind = bool(on)
+        self._on_result_changed()
+        for row in range(len(self.images)):
+            self._refresh_row(row)
+
+    def _add_at_cursor(self, label: int) -> None:
+        point = self.canvas.image_point(self.canvas.viewport().mapFromGlobal(QCursor.pos()))
+        if point is not None:
+            self.controller.add_point(point[0], point[1], label)
+
+    # --- dialogs -------------------------------------------------------------------------
+    def choose_image_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder of images")
+        if not folder:
+            return
+        masks = QFileDialog.getExistingDirectory(self, "Folder of ground-truth masks (Cancel: none)")
+        self._open_study(lambda: study_from_folder(folder, masks or None))
+
+    def choose_dataset(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "PointPrompt image dataset folder")
+        if folder:
+            self._open_study(lambda: study_from_image_datasets(folder))
+
+    def _open_study(self, build) -> None:
         try:
-            self.entries = read_category(self.dataset_root, category)
-        except DatasetError as error:
-            self.entries = []
-            self.score_label.setText(f"Cannot open category {category!r}: {error}")
-        self.image_list.clear()
-        self.image_list.addItems([entry.name for entry in self.entries])
-        self.image_list.setCurrentRow(0)
-
-    def open_image(self, row: int) -> None:
-        if not 0 <= row < len(self.entries):
+            images = build()
+        except StudyImageError as error:
+            QMessageBox.warning(self, "Cannot open the study", str(error))
             return
-        self.current = self.entries[row]
-        self.canvas.set_image(self.current.image)
-        self.worker.request_embedding(self.current.name, self.current.image)
-        self._prompt_changed()
+        self.set_study(images)
 
-    def step_image(self, step: int) -> None:
-        row = self.image_list.currentRow() + step
-        if 0 <= row < self.image_list.count():
-            self.image_list.setCurrentRow(row)
-
-    # --- prompting -------------------------------------------------------------------------
-    def _prompt_lists(self) -> tuple[list[tuple[int, int]], list[int]]:
-        return self.prompts.setdefault(self.current.name, ([], []))
-
-    def add_point(self, x: int, y: int, label: int) -> None:
-        """Add a point (x, y) in image pixels with label 1 (inclusion) or 0 (exclusion)."""
-        if self.current is None:
-            return
-        points, labels = self._prompt_lists()
-        points.append((x, y))
-        labels.append(label)
-        self._prompt_changed()
-
-    def clear_points(self) -> None:
-        if self.current is not None:
-            self.prompts[self.current.name] = ([], [])
-            self._prompt_changed()
-
-    def _prompt_changed(self) -> None:
-        points, labels = self._prompt_lists()
-        point_array = np.array(points, dtype=np.float64).reshape(-1, 2)
-        label_array = np.array(labels, dtype=np.int64)
-        self.canvas.set_points(point_array, label_array)
-        if not points:
-            self.latest_serial = 0
-            self.canvas.set_mask(None)
-            self.score_label.setText("Click the object: left = inclusion, right = exclusion")
-            return
-        self.latest_serial = self.worker.request_decode(
-            DecodeRequest(self.current.name, self.current.image, point_array, label_array))
-
-    def _on_decoded(self, result: DecodeResult) -> None:
-        if result.request.serial != self.latest_serial:
-            return  # an answer to a prompt set that has changed since
-        self.last_result = result
-        mask = result.decoded.masks[SHOWN_OUTPUT]
-        self.canvas.set_mask(mask)
-        text = f"SAM predicted IoU {result.decoded.predicted_iou[SHOWN_OUTPUT]:.3f}"
-        if self.current.truth is not None:
-            text = (f"IoU {iou(mask, self.current.truth):.3f}   Dice {dice(mask, self.current.truth):.3f}   "
-                    + text)
-        self.score_label.setText(f"{text}   ({len(result.request.points)} points, "
-                                 f"decode {1000 * result.seconds:.0f} ms)")
-
-    # --- model -----------------------------------------------------------------------------
     def choose_checkpoint(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open SAM checkpoint", "", "PyTorch checkpoints (*.pth *.pt)")
         if path:
             self.model_label.setText(f"Loading {path}…")
-            self.worker.load_model(Path(path), None, "auto")
+            self.controller.load_model(Path(path))
 
-    def _on_model_loaded(self, description: str) -> None:
-        self.model_description = description
-        self.model_label.setText(f"Model: {description}")
-        if self.current is not None:
-            self.worker.request_embedding(self.current.name, self.current.image)
-            self._prompt_changed()
+    def choose_export(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export PointPrompt results into", str(self.output / "export"))
+        if folder:
+            self.export_to(Path(folder))
 
-    def _on_model_failed(self, message: str) -> None:
-        """Say why, without a modal dialog; the previous model (if any) stays in use."""
-        kept = f"Still using {self.model_description}." if self.model_description else "No model loaded."
-        self.model_label.setText(f"<b>Cannot load the model.</b> {message} {kept}")
-        self.statusBar().showMessage(message)
+    def export_to(self, folder: Path) -> None:
+        try:
+            summary = self.controller.export(folder)
+        except OSError as error:
+            QMessageBox.warning(self, "Export failed", f"Cannot write to {folder}: {error}. The session is "
+                                "unchanged; choose another folder.")
+            return
+        note = f" ({len(summary.skipped)} prompted images are not in this study and were left out)" \
+            if summary.skipped else ""
+        self._show_message(f"Exported {summary.timesteps} timesteps to {folder}{note}; table: {summary.csv_path.name}")
+
+    def choose_save_session(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Save the session (events and masks) into")
+        if folder:
+            try:
+                self.session.save_to(Path(folder))
+            except OSError as error:
+                QMessageBox.warning(self, "Cannot save", f"Cannot write to {folder}: {error}")
+                return
+            self._show_message(f"Session saved to {folder}; new events go there.")
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        stop_worker(self.thread)
+        if self.controller is not None:
+            self.session.close_image()
+        stop_worker(self.worker, self.thread)
         super().closeEvent(event)
+

@@ -18,8 +18,9 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path_factory, monkeypatch):
-    """Every test gets its own embedding cache folder, never the user's."""
+    """Every test gets its own embedding cache and settings folders, never the user's."""
     monkeypatch.setenv("POINTPROMPT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("POINTPROMPT_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
 
 
 @pytest.fixture

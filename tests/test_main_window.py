@@ -1,4 +1,7 @@
-"""The real main window, offscreen: a click runs SAM off the UI thread and shows core's numbers."""
+"""The real main window, offscreen: clicks, undo/redo, drag, rounds, navigation, candidates, export.
+
+Every number the window shows is compared with a direct core call on the same inputs.
+"""
 
 from __future__ import annotations
 
@@ -6,82 +9,213 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 
+from core.io.event_log import read_events
+from core.io.pointprompt_results import read_annotator_results
 from core.models.sam_engine import SamEngine
 from core.paths import DEMO_DATASET
 from core.prompting.click_simulation import most_interior_point
 from core.prompting.metrics import iou
-from desktop.main_window import SHOWN_OUTPUT, MainWindow
+from core.prompting.session import AnnotationSession
+from core.prompting.study import study_from_image_datasets
+from desktop.main_window import MainWindow
+
+LEFT, RIGHT = Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton
 
 
 @pytest.fixture
-def window(qtbot):
-    window = MainWindow(DEMO_DATASET, device="cpu")
+def engine():
+    return SamEngine.from_checkpoint(None, device="cpu", cache_dir=False)
+
+
+def open_window(qtbot, folder, images=None, **options):
+    images = images if images is not None else study_from_image_datasets(DEMO_DATASET, ["ellipse"])
+    session = AnnotationSession.open(folder / "session", "st1")
+    window = MainWindow(images, session, device="cpu", output=folder, **options)
     qtbot.addWidget(window)
     window.show()
-    qtbot.waitUntil(lambda: window.model_description != "", timeout=60_000)
+    qtbot.waitUntil(lambda: window.controller.model_description != "", timeout=60_000)
+    return window
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    window = open_window(qtbot, tmp_path)
     yield window
     window.close()
 
 
-def click(qtbot, window, x, y, button=Qt.MouseButton.LeftButton):
-    position = window.canvas.mapFromScene(QPointF(x + 0.5, y + 0.5))
-    qtbot.mouseClick(window.canvas.viewport(), button, pos=position)
+def view_pos(window, x, y):
+    return window.canvas.mapFromScene(QPointF(x + 0.5, y + 0.5))
 
 
-def test_window_opens_on_the_demo_dataset_with_the_tiny_model(window):
-    assert window.category_box.count() >= 3
-    assert window.image_list.count() >= 12
-    assert window.current is not None and window.current.image.shape == (240, 320, 3)
-    assert window.model_description.startswith("tiny-")
+def click(qtbot, window, x, y, button=LEFT):
+    qtbot.mouseClick(window.canvas.viewport(), button, pos=view_pos(window, x, y))
 
 
-def test_clicks_give_the_same_mask_and_iou_as_core(qtbot, window):
-    truth = window.current.truth
+def wait_for_timesteps(qtbot, window, count):
+    qtbot.waitUntil(lambda: window.controller.record is not None
+                    and len(window.controller.record.timesteps) == count and window.controller.shown is not None,
+                    timeout=30_000)
+
+
+def test_window_opens_on_the_study_with_the_tiny_model(window):
+    assert window.table.rowCount() == 12
+    assert window.controller.current.image_id == "ellipse/0"
+    assert window.controller.loaded.image.shape == (240, 320, 3)
+    assert window.controller.model_description.startswith("tiny-")
+
+
+def test_clicks_give_the_same_mask_and_iou_as_core(qtbot, window, engine):
+    controller = window.controller
+    truth = controller.truth
     x, y = most_interior_point(truth)
     click(qtbot, window, x, y)
-    qtbot.waitUntil(lambda: window.last_result is not None, timeout=30_000)
-    assert window.prompts[window.current.name] == ([(x, y)], [1])
+    wait_for_timesteps(qtbot, window, 1)
+    assert controller.prompts.to_json() == [[x, y, 1]]
+    expected = engine.decode(engine.embed(controller.loaded.image), np.array([[x, y]]), np.array([1]))
+    np.testing.assert_array_equal(controller.shown_masks, expected.masks)
+    shown = controller.shown
+    assert shown.chosen == 0 and shown.iou == pytest.approx(iou(expected.masks[0], truth))
+    assert f"IoU {shown.iou:.3f}" in window.score_label.text()
+    np.testing.assert_allclose(shown.predicted_ious, expected.predicted_iou, rtol=1e-6)
 
-    engine = SamEngine.from_checkpoint(None, device="cpu", cache_dir=False)
-    expected = engine.decode(engine.embed(window.current.image), np.array([[x, y]]), np.array([1]))
-    shown = window.last_result.decoded.masks[SHOWN_OUTPUT]
-    np.testing.assert_array_equal(shown, expected.masks[SHOWN_OUTPUT])
-    assert f"IoU {iou(shown, truth):.3f}" in window.score_label.text()
-
-    click(qtbot, window, 3, 3, Qt.MouseButton.RightButton)  # an exclusion point in the corner
-    qtbot.waitUntil(lambda: len(window.last_result.request.points) == 2, timeout=30_000)
-    assert window.prompts[window.current.name][1] == [1, 0]
+    click(qtbot, window, 3, 3, RIGHT)
+    wait_for_timesteps(qtbot, window, 2)
+    assert controller.prompts.labels.tolist() == [1, 0]
+    events = read_events(window.session.folder / "events.jsonl")
+    timesteps = [e for e in events if e["event"] == "timestep"]
+    assert len(timesteps) == 2 and timesteps[1]["prompts"] == [[x, y, 1], [3, 3, 0]]
+    assert timesteps[1]["ious"][0] == pytest.approx(controller.record.timesteps[1].iou)
+    assert timesteps[1]["latency_ms"] > 0 and timesteps[1]["device"] == "cpu"
 
 
 def test_clicks_outside_the_image_are_ignored(qtbot, window):
-    position = window.canvas.mapFromScene(QPointF(-20, -20))
-    qtbot.mouseClick(window.canvas.viewport(), Qt.MouseButton.LeftButton, pos=position)
-    assert window.prompts.get(window.current.name, ([], []))[0] == []
+    qtbot.mouseClick(window.canvas.viewport(), LEFT, pos=window.canvas.mapFromScene(QPointF(-20, -20)))
+    window.controller.add_point(500, 10, 1)  # the keyboard path checks bounds too
+    assert len(window.controller.prompts) == 0
 
 
-def test_a_broken_checkpoint_keeps_the_app_usable(qtbot, window, tmp_path):
-    broken = tmp_path / "broken.pth"
-    broken.write_bytes(b"nope")
-    window.worker.load_model(broken, None, "cpu")
-    qtbot.waitUntil(lambda: "Cannot load" in window.model_label.text(), timeout=30_000)
-    assert "broken.pth" in window.model_label.text() and "Still using tiny-" in window.model_label.text()
-    x, y = most_interior_point(window.current.truth)
-    click(qtbot, window, x, y)
-    qtbot.waitUntil(lambda: window.last_result is not None, timeout=30_000)
+def test_undo_redo_remove_and_drag(qtbot, window):
+    controller = window.controller
+    click(qtbot, window, 100, 100)
+    wait_for_timesteps(qtbot, window, 1)
+    click(qtbot, window, 200, 60, RIGHT)
+    wait_for_timesteps(qtbot, window, 2)
+    window.undo_action.trigger()
+    assert controller.prompts.to_json() == [[100, 100, 1]]
+    wait_for_timesteps(qtbot, window, 3)
+    window.redo_action.trigger()
+    assert controller.prompts.to_json() == [[100, 100, 1], [200, 60, 0]]
+    wait_for_timesteps(qtbot, window, 4)
+
+    click(qtbot, window, 200, 60)  # on the exclusion point: removes it
+    assert controller.prompts.to_json() == [[100, 100, 1]]
+    wait_for_timesteps(qtbot, window, 5)
+
+    viewport = window.canvas.viewport()
+    qtbot.mousePress(viewport, LEFT, pos=view_pos(window, 100, 100))
+    qtbot.mouseMove(viewport, view_pos(window, 120, 110))
+    qtbot.mouseRelease(viewport, LEFT, pos=view_pos(window, 140, 120))
+    assert controller.prompts.to_json() == [[140, 120, 1]]
+    wait_for_timesteps(qtbot, window, 6)
+    window.undo_action.trigger()
+    assert controller.prompts.to_json() == [[100, 100, 1]]
+
+    actions = [e["action"] for e in read_events(window.session.folder / "events.jsonl") if e["event"] == "edit"]
+    assert actions == ["add", "add", "undo", "redo", "remove", "move", "undo"]
 
 
-def test_a_folder_without_a_dataset_says_what_it_expected(qtbot, tmp_path):
-    window = MainWindow(tmp_path, device="cpu")
-    qtbot.addWidget(window)
-    assert "No PointPrompt image dataset found in" in window.score_label.text()
-    assert window.image_list.count() == 0
+def test_rounds_navigation_and_time(qtbot, window):
+    controller = window.controller
+    click(qtbot, window, 160, 120)
+    wait_for_timesteps(qtbot, window, 1)
+    window.controller.new_round()
+    assert controller.record.round == 1 and len(controller.prompts) == 0 and controller.shown is None
+    click(qtbot, window, 150, 110)
+    wait_for_timesteps(qtbot, window, 2)
+    assert [t.round for t in controller.record.timesteps] == [0, 1]
+
+    qtbot.keyClick(window, Qt.Key.Key_N)
+    assert controller.current.image_id == "ellipse/1" and window.table.currentRow() == 1
+    assert window.table.row_texts(0)[2] == "2"
+    qtbot.keyClick(window, Qt.Key.Key_P)
+    assert controller.current.image_id == "ellipse/0"
+    assert len(controller.prompts) == 1 and controller.shown_timestep == 1  # restored, not re-decoded
+    kinds = [(e["event"], e.get("image")) for e in read_events(window.session.folder / "events.jsonl")]
+    assert ("close", "ellipse/0") in kinds and ("open", "ellipse/1") in kinds
+    assert window.session.records["ellipse/0"].seconds > 0
+
+
+def test_choosing_a_candidate_is_recorded_and_shown(qtbot, window):
+    controller = window.controller
+    click(qtbot, window, *most_interior_point(controller.truth))
+    wait_for_timesteps(qtbot, window, 1)
+    window.candidates.buttons[2].click()
+    assert controller.shown.chosen == 2
+    assert controller.shown.iou == pytest.approx(iou(controller.shown_masks[2], controller.truth))
+    assert read_events(window.session.folder / "events.jsonl")[-1]["event"] == "choose"
+
+
+def test_blind_mode_hides_scores_but_records_them(qtbot, tmp_path):
+    from desktop.annotation_controller import ControllerOptions
+
+    window = open_window(qtbot, tmp_path, options=ControllerOptions(blind=True))
+    click(qtbot, window, *most_interior_point(window.controller.truth))
+    wait_for_timesteps(qtbot, window, 1)
+    assert "IoU " not in window.score_label.text().replace("predicted IoU", "")
+    assert window.table.row_texts(0)[3] == ""
+    assert window.controller.record.timesteps[0].iou is not None
     window.close()
 
 
-def test_a_damaged_category_is_reported_not_fatal(qtbot, tmp_path):
-    (tmp_path / "Broken").mkdir()
-    (tmp_path / "Broken" / "samples.npy").write_bytes(b"not numpy")
-    window = MainWindow(tmp_path, device="cpu")
-    qtbot.addWidget(window)
-    assert "Cannot open category 'Broken'" in window.score_label.text() and "samples.npy" in window.score_label.text()
+def test_export_from_the_window_round_trips(qtbot, window, tmp_path):
+    click(qtbot, window, *most_interior_point(window.controller.truth))
+    wait_for_timesteps(qtbot, window, 1)
+    click(qtbot, window, 5, 5, RIGHT)
+    wait_for_timesteps(qtbot, window, 2)
+    window.export_to(tmp_path / "export")
+    results = read_annotator_results(tmp_path / "export", "ellipse", "st1")
+    record = window.controller.record
+    assert list(results) == [0] and len(results[0]) == 2
+    assert np.allclose(results[0].scores, [t.iou for t in record.timesteps])
+    np.testing.assert_array_equal(results[0].mask(1), window.session.timestep_mask("ellipse/0", 1))
+    assert "Exported 2 timesteps" in window.statusBar().currentMessage()
+
+
+def test_a_broken_image_is_reported_and_the_rest_works(qtbot, tmp_path):
+    import cv2
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    (folder / "a_broken.png").write_bytes(b"not a png")
+    cv2.imwrite(str(folder / "b_good.png"), np.full((40, 50, 3), 120, np.uint8))
+    from core.prompting.study import study_from_folder
+
+    window = open_window(qtbot, tmp_path, images=study_from_folder(folder))
+    assert window.controller.loaded is None and "a_broken.png" in window.score_label.text()
+    window.controller.add_point(5, 5, 1)  # nothing to prompt on a broken image
+    assert len(window.controller.prompts) == 0
+    qtbot.keyClick(window, Qt.Key.Key_N)
+    assert window.controller.loaded is not None
+    click(qtbot, window, 10, 10)
+    wait_for_timesteps(qtbot, window, 1)
+    assert window.controller.shown.iou is None  # no ground truth: no score, still a timestep
+    window.close()
+
+
+def test_over_prompting_warning_after_a_worse_timestep(qtbot, tmp_path):
+    window = open_window(qtbot, tmp_path)
+    truth = window.controller.truth
+    session = window.session
+    prompts = window.controller.prompts
+    masks = np.stack([truth, truth, truth])
+    worse = np.stack([np.zeros_like(truth)] * 3)
+    for step, (x, candidates) in enumerate(((10, masks), (20, worse))):
+        prompts = prompts.added(x, 10, 1)
+        session.edit("add", prompts)
+        session.record_timestep("ellipse/0", prompts, candidates, [0.9] * 3,
+                                [iou(m, truth) for m in candidates], [0.0] * 3, 0, 0.01)
+    window._update_plot()
+    assert "Over-prompting" in window.warning_label.text() and "timestep 0" in window.warning_label.text()
+    assert window.plot.values.tolist() == [1.0, 0.0]
     window.close()

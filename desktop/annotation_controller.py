@@ -1,0 +1,267 @@
+"""The annotation controller: turns what the annotator does into session events and decode requests.
+
+It owns the study (the image list), the :class:`core.prompting.session.AnnotationSession`
+and one undo stack per image; views never change state themselves, they call the
+controller and repaint on its signals (the model/view split napari uses). The model runs
+in the inference worker; the controller only posts requests and records answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoGroup, QUndoStack
+
+from core.analysis.over_prompting import OverPromptingStatus, over_prompting_status
+from core.prompting.export import ExportSummary, export_session
+from core.prompting.prompt_set import PromptSet
+from core.prompting.session import AnnotationSession, ImageRecord, Timestep
+from core.prompting.study import LoadedImage, StudyImage, StudyImageError
+from desktop.inference_worker import DecodeRequest, DecodeResult, InferenceWorker
+from desktop.prompt_commands import PromptEdit
+
+OUTPUT_CHOICES = ("first", "best")  # PointPrompt scored the first multimask output; "best" = highest predicted IoU
+
+
+@dataclass
+class ControllerOptions:
+    """default_output: which candidate is chosen automatically ("first" as in PointPrompt, or
+    "best" predicted IoU); blind: hide ground-truth scores from the annotator (still recorded)."""
+
+    default_output: str = "first"
+    blind: bool = False
+    over_prompt_threshold: float = 0.05
+    prefetch_ahead: int = 3
+
+
+class AnnotationController(QObject):
+    """See the module docstring."""
+
+    image_opened = Signal()  # a new current image (or a load failure, see load_error)
+    prompts_changed = Signal()  # the current prompt set changed
+    result_changed = Signal()  # the shown timestep or its chosen candidate changed
+    row_changed = Signal(int)  # an image-list row needs repainting
+    message = Signal(str)  # something the annotator should read
+    model_changed = Signal(str)  # description of the model now in use
+
+    def __init__(self, worker: InferenceWorker, images: list[StudyImage], session: AnnotationSession,
+                 options: ControllerOptions | None = None) -> None:
+        super().__init__()
+        self.worker, self.images, self.session = worker, images, session
+        self.options = options or ControllerOptions()
+        self.rows = {image.image_id: row for row, image in enumerate(images)}
+        self.undo_group = QUndoGroup(self)
+        self._stacks: dict[str, QUndoStack] = {}
+        self.index = -1
+        self.current: StudyImage | None = None
+        self.loaded: LoadedImage | None = None
+        self.load_error = ""
+        self.shown_timestep: int | None = None
+        self.shown_masks: np.ndarray | None = None  # (M, H, W) candidates of the shown timestep
+        self.latest_serial = 0
+        self.embedded: set[str] = set()
+        self.broken: dict[str, str] = {}
+        self.model_description = ""
+        worker.decoded.connect(self._on_decoded)
+        worker.embedded.connect(self._on_embedded)
+        worker.prefetch_failed.connect(self._on_prefetch_failed)
+        worker.model_loaded.connect(self._on_model_loaded)
+        worker.model_failed.connect(self._on_model_failed)
+        worker.failed.connect(self.message)
+
+    # --- reading state -------------------------------------------------------------------
+    @property
+    def record(self) -> ImageRecord | None:
+        return None if self.current is None else self.session.record(self.current.image_id)
+
+    @property
+    def prompts(self) -> PromptSet:
+        return self.record.prompts if self.record is not None else PromptSet()
+
+    @property
+    def shown(self) -> Timestep | None:
+        return None if self.shown_timestep is None else self.record.timesteps[self.shown_timestep]
+
+    @property
+    def truth(self) -> np.ndarray | None:
+        return None if self.loaded is None else self.loaded.truth
+
+    def over_prompting(self) -> OverPromptingStatus:
+        steps = self.record.timesteps if self.record is not None else []
+        return over_prompting_status([t.iou for t in steps], [t.round for t in steps],
+                                     self.options.over_prompt_threshold)
+
+    # --- navigation ----------------------------------------------------------------------
+    def open_index(self, row: int) -> None:
+        """Open image ``row`` of the study (logged); a broken file is reported and skipped over."""
+        if not 0 <= row < len(self.images) or row == self.index:
+            return
+        image = self.images[row]
+        self.session.open_image(image.image_id)
+        self.index, self.current = row, image
+        self.shown_timestep, self.shown_masks, self.latest_serial = None, None, 0
+        try:
+            self.loaded, self.load_error = image.load(), ""
+        except StudyImageError as error:
+            self.loaded, self.load_error = None, str(error)
+            self.broken[image.image_id] = str(error)
+            self.message.emit(f"Cannot open {image.source}: {error}")
+        if self.loaded is not None and self.loaded.note:
+            self.message.emit(self.loaded.note)
+        self.undo_group.setActiveStack(self._stack(image.image_id))
+        if self.loaded is not None:
+            self.worker.request_embedding(image.image_id, self.loaded.image)
+            self._restore_or_decode()
+        self.image_opened.emit()
+        self.result_changed.emit()
+        self.row_changed.emit(row)
+        self._prefetch_ahead()
+
+    def step(self, delta: int) -> None:
+        self.open_index(self.index + delta)
+
+    def _restore_or_decode(self) -> None:
+        """Show the last timestep if it matches the prompt set (a revisit or a resume), else decode."""
+        record = self.record
+        if record.timesteps and record.timesteps[-1].prompts == record.prompts:
+            last = len(record.timesteps) - 1
+            files = record.timesteps[last].mask_files
+            self.shown_timestep = last
+            self.shown_masks = np.stack([self.session.timestep_mask(record.image_id, last, k)
+                                         for k in range(len(files))])
+        elif record.prompts:
+            self._request_decode()
+
+    # --- prompt edits (undoable) ---------------------------------------------------------
+    def add_point(self, x: int, y: int, label: int) -> None:
+        """Add a point at pixel (x, y); ignored outside the image or without an image."""
+        if self.loaded is None:
+            return
+        height, width = self.loaded.image.shape[:2]
+        if not (0 <= x < width and 0 <= y < height):
+            return
+        self._push("add", self.prompts.added(x, y, label), {"x": int(x), "y": int(y), "label": int(label)})
+
+    def remove_point(self, index: int) -> None:
+        if 0 <= index < len(self.prompts):
+            self._push("remove", self.prompts.removed(index), {"index": int(index)})
+
+    def move_point(self, index: int, x: int, y: int) -> None:
+        if self.loaded is None or not 0 <= index < len(self.prompts):
+            return
+        height, width = self.loaded.image.shape[:2]
+        if 0 <= x < width and 0 <= y < height:
+            self._push("move", self.prompts.moved(index, x, y), {"index": int(index), "x": int(x), "y": int(y)})
+
+    def clear_points(self) -> None:
+        if len(self.prompts):
+            self._push("clear", PromptSet(), {})
+
+    def _push(self, action: str, after: PromptSet, detail: dict) -> None:
+        self._stack(self.current.image_id).push(PromptEdit(self, self.current.image_id, self.prompts, after,
+                                                           action, detail))
+
+    def apply_edit(self, image_id: str, prompts: PromptSet, action: str, detail: dict) -> None:
+        """Called by undo commands: log the edit, repaint, and ask for a decode of the new set."""
+        if self.current is None or image_id != self.current.image_id:
+            return
+        self.session.edit(action, prompts, **detail)
+        self.prompts_changed.emit()
+        if prompts:
+            self._request_decode()
+        else:
+            self.latest_serial, self.shown_timestep, self.shown_masks = 0, None, None
+            self.result_changed.emit()
+
+    def new_round(self) -> None:
+        """Start another attempt on this image from an empty prompt set (not undoable)."""
+        if self.current is None or self.loaded is None:
+            return
+        self.session.new_round()
+        self._stack(self.current.image_id).clear()
+        self.latest_serial, self.shown_timestep, self.shown_masks = 0, None, None
+        self.prompts_changed.emit()
+        self.result_changed.emit()
+        self.message.emit(f"Round {self.record.round + 1} of {self.current.image_id}: start again from no points.")
+
+    def choose(self, candidate: int) -> None:
+        """The annotator picks candidate mask ``candidate`` for the shown timestep (logged)."""
+        if self.shown is None or candidate == self.shown.chosen or not 0 <= candidate < len(self.shown.mask_files):
+            return
+        self.session.choose(self.current.image_id, self.shown_timestep, candidate)
+        self.result_changed.emit()
+        self.row_changed.emit(self.index)
+
+    # --- model ---------------------------------------------------------------------------
+    def load_model(self, checkpoint: Path | None, variant: str | None = None, device: str = "auto") -> None:
+        self.worker.load_model(checkpoint, variant, device)
+
+    def _request_decode(self) -> None:
+        request = DecodeRequest(self.current.image_id, self.loaded.image, self.prompts, self.truth)
+        self.latest_serial = self.worker.request_decode(request)
+
+    def _on_decoded(self, result: DecodeResult) -> None:
+        if result.request.serial != self.latest_serial or self.current is None:
+            return  # an answer to a prompt set that has changed since
+        predicted = [float(v) for v in result.decoded.predicted_iou]
+        chosen = 0 if self.options.default_output == "first" else int(np.argmax(predicted))
+        index = self.session.record_timestep(result.request.image_id, result.request.prompts, result.decoded.masks,
+                                             predicted, result.ious, result.dices, chosen, result.seconds,
+                                             model=result.model, device=result.device)
+        if index is None:
+            return
+        self.shown_timestep, self.shown_masks = index, result.decoded.masks
+        if self.session.write_error:
+            self.message.emit(self.session.write_error)
+        self.result_changed.emit()
+        self.row_changed.emit(self.index)
+
+    def _on_model_loaded(self, description: str) -> None:
+        self.model_description = description
+        self.embedded.clear()
+        self.model_changed.emit(description)
+        if self.loaded is not None:
+            self.worker.request_embedding(self.current.image_id, self.loaded.image)
+            if self.prompts and self.shown_timestep is None:
+                self._request_decode()
+        self._prefetch_ahead()
+
+    def _on_model_failed(self, message: str) -> None:
+        kept = f"Still using {self.model_description}." if self.model_description else "No model loaded."
+        self.message.emit(f"Cannot load the model. {message} {kept}")
+
+    # --- embeddings ----------------------------------------------------------------------
+    def _on_embedded(self, image_id: str, _seconds: float) -> None:
+        self.embedded.add(image_id)
+        if image_id in self.rows:
+            self.row_changed.emit(self.rows[image_id])
+
+    def _on_prefetch_failed(self, image_id: str, message: str) -> None:
+        self.broken[image_id] = message
+        if image_id in self.rows:
+            self.row_changed.emit(self.rows[image_id])
+
+    def _prefetch_ahead(self) -> None:
+        if not self.model_description:
+            return
+        upcoming = self.images[self.index + 1: self.index + 1 + self.options.prefetch_ahead]
+        self.worker.prefetch([i for i in upcoming if i.image_id not in self.embedded and i.image_id not in self.broken])
+
+    def prefetch_all(self) -> None:
+        """Embed every image of the study in the background (progress via the worker; cancellable)."""
+        self.worker.prefetch([i for i in self.images if i.image_id not in self.embedded and i.image_id not in self.broken])
+
+    # --- export --------------------------------------------------------------------------
+    def export(self, root: Path) -> ExportSummary:
+        """Write the PointPrompt results and the CSV of this session under ``root``."""
+        return export_session(self.session, self.images, root)
+
+    def _stack(self, image_id: str) -> QUndoStack:
+        if image_id not in self._stacks:
+            stack = QUndoStack(self)
+            self.undo_group.addStack(stack)
+            self._stacks[image_id] = stack
+        return self._stacks[image_id]

@@ -1,0 +1,18 @@
+"""The over-prompting warning compares the latest IoU with the best of its round."""
+
+from core.analysis.over_prompting import over_prompting_status
+
+
+def test_warns_only_beyond_the_threshold_within_the_round():
+    status = over_prompting_status([0.5, 0.9, 0.8], [0, 0, 0], threshold=0.05)
+    assert status.best_index == 1 and status.warn and abs(status.gap - 0.1) < 1e-12
+    assert not over_prompting_status([0.5, 0.9, 0.88], [0, 0, 0], threshold=0.05).warn
+    # a new round is compared with its own best only
+    status = over_prompting_status([0.5, 0.9, 0.3, 0.4], [0, 0, 1, 1], threshold=0.05)
+    assert status.best_index == 3 and not status.warn
+    assert over_prompting_status([0.7, 0.7], [0, 0]).best_index == 0  # earliest on ties
+
+
+def test_no_scores_no_warning():
+    assert not over_prompting_status([], []).warn
+    assert not over_prompting_status([None, None], [0, 0]).warn
