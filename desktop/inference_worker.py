@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from core.analysis.replay import rerun_scores
 from core.models.checkpoint import CheckpointError
 from core.models.device import DeviceError
 from core.models.embedding_cache import ImageEmbedding
@@ -67,11 +68,13 @@ class InferenceWorker(QObject):
     prefetch_progress = Signal(int, int)  # done, total of the current prefetch batch
     prefetch_failed = Signal(str, str)  # image_id, message
     decoded = Signal(object)  # DecodeResult
+    replayed = Signal(str, object)  # image_id, (T,) float64 scores of a re-run published sequence
     failed = Signal(str)
     _wake_decode = Signal()
     _wake_prefetch = Signal()
     _embed = Signal(str, object)
     _load = Signal(object, object, str)
+    _replay = Signal(str, object, object, object)
 
     def __init__(self) -> None:
         super().__init__()
@@ -87,6 +90,8 @@ class InferenceWorker(QObject):
         self._wake_prefetch.connect(self._run_prefetch_item)
         self._embed.connect(self._run_embed)
         self._load.connect(self._run_load)
+        self._replay.connect(self._run_replay)
+        self._replay_cancelled = False
 
     # --- called from the UI thread -------------------------------------------------------
     def load_model(self, checkpoint: Path | None, variant: str | None, device: str = "auto") -> None:
@@ -110,6 +115,14 @@ class InferenceWorker(QObject):
             self._prefetch = deque(images)
             self._prefetch_total, self._prefetch_done = len(images), 0
         self._wake_prefetch.emit()
+
+    def request_replay(self, image_id: str, image: np.ndarray, truth: np.ndarray, results) -> None:
+        """Re-run a published sequence (core.io.pointprompt_results.ImageResults) through the loaded model."""
+        self._replay_cancelled = False
+        self._replay.emit(image_id, image, truth, results)
+
+    def cancel_replay(self) -> None:
+        self._replay_cancelled = True
 
     def cancel_prefetch(self) -> None:
         with self._lock:
@@ -163,6 +176,14 @@ class InferenceWorker(QObject):
         self.prefetch_progress.emit(done, total)
         if more:
             self._wake_prefetch.emit()
+
+    @Slot(str, object, object, object)
+    def _run_replay(self, image_id, image, truth, results) -> None:
+        if self.engine is None:
+            self.failed.emit("No model is loaded yet: the replay cannot be re-run.")
+            return
+        scores = rerun_scores(self.engine, image, truth, results, cancelled=lambda: self._replay_cancelled)
+        self.replayed.emit(image_id, scores)
 
     @Slot()
     def _run_decode(self) -> None:

@@ -14,6 +14,7 @@ from PySide6.QtGui import QAction, QActionGroup, QCursor, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -34,6 +35,7 @@ from desktop.image_canvas import ImageCanvas
 from desktop.image_table import ImageTable
 from desktop.inference_worker import start_worker, stop_worker
 from desktop.iou_plot import IouPlot
+from desktop.replay_panel import ReplayPanel
 
 HINT = "Left click: inclusion · right click (or Shift+left): exclusion · click a point: remove · drag: move"
 
@@ -66,6 +68,8 @@ class MainWindow(QMainWindow):
         self.cancel_button.clicked.connect(self.worker.cancel_prefetch)
         self.controller: AnnotationController | None = None
         self.table: ImageTable | None = None
+        self.replay = ReplayPanel(self)
+        self.replay.active_changed.connect(self._on_replay_active)
         self._left = QVBoxLayout()
         self._build_layout()
         self._build_menus()
@@ -124,6 +128,9 @@ class MainWindow(QMainWindow):
         column.addWidget(self.round_label)
         column.addWidget(self.plot, 1)
         column.addWidget(self.warning_label)
+        box = QGroupBox("Replay published results")
+        QVBoxLayout(box).addWidget(self.replay)
+        column.addWidget(box)
         splitter = QSplitter()
         for widget, stretch in ((left, 0), (centre, 1), (right, 0)):
             splitter.addWidget(widget)
@@ -150,6 +157,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self._action(file_menu, "&Export PointPrompt results…", self.choose_export, "Ctrl+E")
         self._action(file_menu, "&Save session to…", self.choose_save_session)
+        self._action(file_menu, "Open PointPrompt results for &replay…", self.replay.choose_root)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -245,6 +253,16 @@ class MainWindow(QMainWindow):
         self._on_prompts_changed()
         if c.load_error:
             self.score_label.setText(f"<b>Cannot open this image.</b> {c.load_error}")
+        if self.replay.root is not None:
+            self.replay.load_current()
+
+    def _on_replay_active(self, active: bool) -> None:
+        """A replay makes the canvas read-only and owns it; ending it repaints the session's view."""
+        self.canvas.editable = not active
+        self.candidates.setEnabled(not active)
+        if not active:
+            self._on_prompts_changed()
+            self._on_result_changed()
 
     def _on_prompts_changed(self) -> None:
         prompts = self.controller.prompts
@@ -258,6 +276,8 @@ class MainWindow(QMainWindow):
                                      f"{len(record.timesteps)} timesteps")
 
     def _on_result_changed(self) -> None:
+        if self.replay.active:
+            return
         c = self.controller
         shown = c.shown
         masks = c.shown_masks

@@ -219,3 +219,24 @@ def test_over_prompting_warning_after_a_worse_timestep(qtbot, tmp_path):
     assert "Over-prompting" in window.warning_label.text() and "timestep 0" in window.warning_label.text()
     assert window.plot.values.tolist() == [1.0, 0.0]
     window.close()
+
+
+def test_replay_published_results_and_rerun(qtbot, window, tmp_path):
+    controller = window.controller
+    for x, y, label in ((160, 120, 1), (10, 10, 0)):
+        count = len(controller.record.timesteps)
+        controller.add_point(x, y, label)
+        wait_for_timesteps(qtbot, window, count + 1)
+    window.export_to(tmp_path / "published")
+    controller.new_round()
+    window.replay.open_root(tmp_path / "published")
+    assert window.replay.active and not window.canvas.editable
+    assert window.replay.annotator_box.currentText() == "st1"
+    window.replay.slider.setValue(1)
+    assert "timestep 2/2" in window.replay.info.text() and "1 exclusion" in window.replay.info.text()
+    window.replay.request_rerun()
+    qtbot.waitUntil(lambda: window.replay.rerun is not None, timeout=30_000)
+    np.testing.assert_allclose(window.replay.rerun, [t.iou for t in controller.record.timesteps])
+    assert "re-run" in window.replay.info.text()
+    window.replay.stop()
+    assert window.canvas.editable and len(controller.prompts) == 0  # back to round 2's empty set
