@@ -1,4 +1,4 @@
-# PointPrompt Studio: `make run` starts the app on its embedded default, `make test` runs the suite.
+# PointPrompt Studio: `make run` starts the app on its embedded default (demo data, tiny SAM), `make test` runs the suite.
 # Both create the virtual environment .venv on first use.
 
 VENV ?= .venv
@@ -16,13 +16,14 @@ $(STAMP): pyproject.toml packaging/constraints.txt
 install: $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/pointprompt-studio $(ARGS)
+	$(VENV)/bin/pointprompt-studio --demo $(ARGS)
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 bench: $(STAMP)
 	$(PY) bench/bench_sam_engine.py
+	$(PY) bench/bench_annotation_app.py
 
 clean-venv:
 	rm -rf $(VENV)

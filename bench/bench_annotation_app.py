@@ -1,0 +1,164 @@
+"""Click-to-painted-mask latency through the app, against the bare decoder; event-loop stalls.
+
+    python bench/bench_annotation_app.py [--models tiny vit_b] [--clicks 20] [--prefetch-images 3]
+
+For each model (vit_b randomly initialised, saved to a temporary checkpoint and loaded by the
+app like a user's file), on the real main window (offscreen):
+
+* click latency: a mouse press/release on the canvas → undo command → session event → worker
+  decode → IoU/Dice → timestep recorded (masks and log line written) → mask, thumbnails, plot
+  and labels repainted; timed until the canvas has repainted synchronously. Against the bare
+  ``SamEngine.decode`` of the same prompt sets on the same cached embedding. Goal ≤ 1.2×.
+* event-loop stall: the longest gap between 5 ms timer ticks on the UI thread while the worker
+  embeds images in the background (prefetch), against the same measurement with the worker idle.
+  Goal ≤ 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PySide6.QtCore import QElapsedTimer, QPointF, Qt, QTimer  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from core.models.sam_architecture import OFFICIAL_ARCHITECTURES, build_sam  # noqa: E402
+from core.paths import DEMO_DATASET  # noqa: E402
+from core.prompting.session import AnnotationSession  # noqa: E402
+from core.prompting.study import study_from_image_datasets  # noqa: E402
+from desktop.main_window import MainWindow  # noqa: E402
+
+
+def spin_until(condition, seconds: float = 600.0) -> None:
+    end = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > end:
+            raise TimeoutError("the app did not answer in time")
+        QApplication.processEvents()
+
+
+def click_latencies(window: MainWindow, points: list[tuple[int, int]]) -> list[float]:
+    """Seconds from a mouse click on the canvas to the repainted mask, per click."""
+    controller, canvas = window.controller, window.canvas
+    painted = []
+
+    def repaint_now() -> None:
+        canvas.viewport().repaint()
+        painted.append(time.perf_counter())
+
+    controller.result_changed.connect(repaint_now)  # after the window's own slot
+    latencies = []
+    for x, y in points:
+        count = len(controller.record.timesteps)
+        painted.clear()
+        start = time.perf_counter()
+        QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, pos=canvas.mapFromScene(QPointF(x + .5, y + .5)))
+        spin_until(lambda: len(controller.record.timesteps) == count + 1 and painted)
+        latencies.append(painted[-1] - start)
+    controller.result_changed.disconnect(repaint_now)
+    return latencies
+
+
+def bare_decode_latencies(window: MainWindow, points: list[tuple[int, int]]) -> list[float]:
+    engine, image = window.worker.engine, window.controller.loaded.image
+    embedding = engine.embed(image)
+    times, coords = [], []
+    for x, y in points:
+        coords.append((x, y))
+        start = time.perf_counter()
+        engine.decode(embedding, np.array(coords, dtype=float), np.ones(len(coords), dtype=np.int64))
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def longest_stall(seconds_or_condition, app: QApplication) -> float:
+    """Longest gap (s) between 5 ms timer ticks until the condition holds (or for a duration)."""
+    gaps, clock = [], QElapsedTimer()
+    clock.start()
+    last = [clock.nsecsElapsed()]
+
+    def tick() -> None:
+        now = clock.nsecsElapsed()
+        gaps.append((now - last[0]) / 1e9)
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(tick)
+    timer.start()
+    if callable(seconds_or_condition):
+        spin_until(seconds_or_condition)
+    else:
+        end = time.monotonic() + seconds_or_condition
+        spin_until(lambda: time.monotonic() > end)
+    timer.stop()
+    return max(gaps) if gaps else float("nan")
+
+
+def bench_model(name: str, app: QApplication, clicks: int, prefetch_images: int, folder: Path) -> dict:
+    checkpoint = None
+    if name != "tiny":
+        torch.manual_seed(0)
+        checkpoint = folder / f"random_{name}.pth"
+        torch.save(build_sam(OFFICIAL_ARCHITECTURES[name]).state_dict(), checkpoint)
+    images = study_from_image_datasets(DEMO_DATASET)
+    session = AnnotationSession.open(folder / f"session_{name}", "bench")
+    window = MainWindow(images, session, checkpoint, device="cpu", output=folder)
+    window.controller.options.prefetch_ahead = 0
+    window.show()
+    controller = window.controller
+    spin_until(lambda: controller.model_description and controller.current.image_id in controller.embedded)
+    rng = np.random.default_rng(0)
+    height, width = controller.loaded.image.shape[:2]
+    points = [(int(rng.integers(0, width)), int(rng.integers(0, height))) for _ in range(clicks)]
+    click_latencies(window, points[:2])  # warm-up (first paint, first PNG encode)
+    controller.clear_points()
+    spin_until(lambda: controller.shown is None)
+    app_times = click_latencies(window, points)
+    bare_times = bare_decode_latencies(window, points)
+    start = time.perf_counter()
+    targets = [i for i in images[1:1 + prefetch_images]]
+    window.worker.prefetch(targets)
+    busy_stall = longest_stall(lambda: all(t.image_id in controller.embedded for t in targets), app)
+    prefetch_seconds = time.perf_counter() - start
+    idle_stall = longest_stall(min(prefetch_seconds, 5.0), app)
+    window.close()
+    return dict(model=name, app_ms=1000 * statistics.median(app_times), bare_ms=1000 * statistics.median(bare_times),
+                busy_stall_ms=1000 * busy_stall, idle_stall_ms=1000 * idle_stall, prefetched=len(targets),
+                prefetch_s=prefetch_seconds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["tiny", "vit_b"])
+    parser.add_argument("--clicks", type=int, default=20)
+    parser.add_argument("--prefetch-images", type=int, default=None,
+                        help="images embedded in the background while stalls are measured (default: 24 tiny, 2 others)")
+    args = parser.parse_args()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU, QT_QPA_PLATFORM="
+          f"{os.environ['QT_QPA_PLATFORM']}")
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["POINTPROMPT_CACHE_DIR"] = str(Path(tmp) / "cache")
+        for name in args.models:
+            count = args.prefetch_images if args.prefetch_images is not None else (24 if name == "tiny" else 2)
+            r = bench_model(name, app, args.clicks, count, Path(tmp))
+            print(f"{r['model']:>6}: click→painted mask {r['app_ms']:.1f} ms vs bare decode {r['bare_ms']:.1f} ms "
+                  f"(ratio {r['app_ms'] / r['bare_ms']:.2f}, goal ≤ 1.2) | longest UI stall while embedding "
+                  f"{r['prefetched']} images in the background ({r['prefetch_s']:.1f} s): {r['busy_stall_ms']:.1f} ms "
+                  f"vs idle {r['idle_stall_ms']:.1f} ms (goal ≤ 50)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
