@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QUndoGroup, QUndoStack
 
 from core.analysis.over_prompting import OverPromptingStatus, over_prompting_status
@@ -65,12 +65,19 @@ class AnnotationController(QObject):
         self.embedded: set[str] = set()
         self.broken: dict[str, str] = {}
         self.model_description = ""
-        worker.decoded.connect(self._on_decoded)
-        worker.embedded.connect(self._on_embedded)
-        worker.prefetch_failed.connect(self._on_prefetch_failed)
-        worker.model_loaded.connect(self._on_model_loaded)
-        worker.model_failed.connect(self._on_model_failed)
-        worker.failed.connect(self.message)
+        # explicitly queued: these slots touch the session and the widgets, so they run on the UI thread
+        queued = Qt.ConnectionType.QueuedConnection
+        self._connections = [(worker.decoded, self._on_decoded), (worker.embedded, self._on_embedded),
+                             (worker.prefetch_failed, self._on_prefetch_failed),
+                             (worker.model_loaded, self._on_model_loaded),
+                             (worker.model_failed, self._on_model_failed), (worker.failed, self.message)]
+        for signal, slot in self._connections:
+            signal.connect(slot, queued)
+
+    def detach(self) -> None:
+        """Disconnect from the worker (before a new study replaces this controller)."""
+        for signal, slot in self._connections:
+            signal.disconnect(slot)
 
     # --- reading state -------------------------------------------------------------------
     @property

@@ -78,6 +78,9 @@ class MainWindow(QMainWindow):
         self.canvas.remove_requested.connect(lambda i: self.controller.remove_point(i))
         self.canvas.move_requested.connect(lambda i, x, y: self.controller.move_point(i, x, y))
         self.candidates.chosen.connect(lambda k: self.controller.choose(k))
+        self._secondary = QTimer(self)  # thumbnails, plot, labels: repainted after the mask
+        self._secondary.setSingleShot(True)
+        self._secondary.timeout.connect(self._update_secondary_views)
         self._clock = QTimer(self)
         self._clock.timeout.connect(self._refresh_current_row)
         self._clock.start(1000)
@@ -235,13 +238,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"PointPrompt Studio — {self.session.annotator} — {len(images)} images")
 
     def _detach(self, controller: AnnotationController) -> None:
-        for signal, slot in ((self.worker.decoded, controller._on_decoded),
-                             (self.worker.embedded, controller._on_embedded),
-                             (self.worker.prefetch_failed, controller._on_prefetch_failed),
-                             (self.worker.model_loaded, controller._on_model_loaded),
-                             (self.worker.model_failed, controller._on_model_failed)):
-            signal.disconnect(slot)
-        self.worker.failed.disconnect(controller.message)
+        controller.detach()
         controller.deleteLater()
 
     # --- repainting ----------------------------------------------------------------------
@@ -276,12 +273,20 @@ class MainWindow(QMainWindow):
                                      f"{len(record.timesteps)} timesteps")
 
     def _on_result_changed(self) -> None:
+        """Paint the mask and its scores now; the slower views follow on the next event-loop turn."""
         if self.replay.active:
             return
         c = self.controller
         shown = c.shown
-        masks = c.shown_masks
-        self.canvas.set_mask(None if shown is None else masks[shown.chosen])
+        self.canvas.set_mask(None if shown is None else c.shown_masks[shown.chosen])
+        self._update_scores()
+        self._secondary.start(0)
+
+    def _update_secondary_views(self) -> None:
+        if self.replay.active:
+            return
+        c = self.controller
+        shown, masks = c.shown, c.shown_masks
         blind = self.options.blind
         captions, tips = [], []
         if shown is not None:
@@ -292,7 +297,6 @@ class MainWindow(QMainWindow):
                             + ("" if blind or shown.ious[k] is None else f", IoU {shown.ious[k]:.3f}"))
         self.candidates.show_candidates(None if c.loaded is None else c.loaded.image, masks, captions, tips,
                                         None if shown is None else shown.chosen)
-        self._update_scores()
         self._update_plot()
         self._update_round_label()
 

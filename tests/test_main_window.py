@@ -54,8 +54,8 @@ def click(qtbot, window, x, y, button=LEFT):
 
 def wait_for_timesteps(qtbot, window, count):
     qtbot.waitUntil(lambda: window.controller.record is not None
-                    and len(window.controller.record.timesteps) == count and window.controller.shown is not None,
-                    timeout=30_000)
+                    and len(window.controller.record.timesteps) == count and window.controller.shown is not None
+                    and not window._secondary.isActive(), timeout=30_000)
 
 
 def test_window_opens_on_the_study_with_the_tiny_model(window):

@@ -21,11 +21,13 @@ def _current_umask() -> int:
     return mask
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], None]) -> Path:
+def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], None], durable: bool = True) -> Path:
     """Call ``write(file)`` on a temporary file in the target's folder, then move it into place.
 
     Creates missing parent folders. Returns the final path. On any error the temporary file is
-    removed and the previous content of ``path`` (if any) is untouched.
+    removed and the previous content of ``path`` (if any) is untouched. ``durable=False`` skips
+    the fsync: still all-or-nothing if the process dies (the OS keeps the data), but not
+    guaranteed through a power cut; for files written on every click.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -34,7 +36,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], N
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.chmod(tmp_name, 0o666 & ~_current_umask())  # mkstemp makes 0600; give a normal file's mode
         os.replace(tmp_name, target)
     except BaseException:
@@ -44,9 +47,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], N
     return target
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Atomically write ``data`` to ``path``."""
-    return atomic_write(path, lambda handle: handle.write(data))
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, durable: bool = True) -> Path:
+    """Atomically write ``data`` to ``path`` (``durable``: see :func:`atomic_write`)."""
+    return atomic_write(path, lambda handle: handle.write(data), durable)
 
 
 def atomic_save_npy(path: str | os.PathLike, array: np.ndarray, allow_pickle: bool = False) -> Path:

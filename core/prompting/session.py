@@ -249,7 +249,8 @@ class AnnotationSession:
     def _write_mask(self, name: str, mask: np.ndarray) -> None:
         if self.write_error is None:
             try:
-                atomic_write_bytes(self.folder / name, encode_mask_png(mask))
+                # not fsynced (three files per click); the fsynced log line after them is the commit
+                atomic_write_bytes(self.folder / name, encode_mask_png(mask), durable=False)
                 return
             except OSError as error:
                 self.write_error = f"Cannot write to {self.folder}: {error}"
