@@ -175,11 +175,11 @@ class AnnotationController(QObject):
         """Called by undo commands: log the edit, repaint, and ask for a decode of the new set."""
         if self.current is None or image_id != self.current.image_id:
             return
+        if prompts:  # the worker starts at once; logging and repainting the points overlap the decode
+            self._request_decode(prompts)
         self.session.edit(action, prompts, **detail)
         self.prompts_changed.emit()
-        if prompts:
-            self._request_decode()
-        else:
+        if not prompts:
             self.latest_serial, self.shown_timestep, self.shown_masks = 0, None, None
             self.result_changed.emit()
 
@@ -206,8 +206,9 @@ class AnnotationController(QObject):
     def load_model(self, checkpoint: Path | None, variant: str | None = None, device: str = "auto") -> None:
         self.worker.load_model(checkpoint, variant, device)
 
-    def _request_decode(self) -> None:
-        request = DecodeRequest(self.current.image_id, self.loaded.image, self.prompts, self.truth)
+    def _request_decode(self, prompts: PromptSet | None = None) -> None:
+        prompts = self.prompts if prompts is None else prompts
+        request = DecodeRequest(self.current.image_id, self.loaded.image, prompts, self.truth)
         self.latest_serial = self.worker.request_decode(request)
 
     def _on_decoded(self, result: DecodeResult) -> None:

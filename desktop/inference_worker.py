@@ -26,7 +26,7 @@ from core.models.checkpoint import CheckpointError
 from core.models.device import DeviceError
 from core.models.embedding_cache import ImageEmbedding
 from core.models.sam_engine import Decoded, PromptError, SamEngine
-from core.prompting.metrics import dice, iou
+from core.prompting.metrics import iou_and_dice
 from core.prompting.prompt_set import PromptSet
 from core.prompting.study import StudyImage, StudyImageError
 
@@ -198,9 +198,9 @@ class InferenceWorker(QObject):
         except PromptError as error:
             self.failed.emit(str(error))
             return
-        truth = request.truth
-        ious = [None if truth is None else iou(mask, truth) for mask in decoded.masks]
-        dices = [None if truth is None else dice(mask, truth) for mask in decoded.masks]
+        scores = [(None, None) if request.truth is None else iou_and_dice(mask, request.truth)
+                  for mask in decoded.masks]
+        ious, dices = [s[0] for s in scores], [s[1] for s in scores]
         self.decoded.emit(DecodeResult(request, decoded, time.perf_counter() - start, ious, dices,
                                        self.engine.identity.key, str(self.engine.device)))
 

@@ -434,6 +434,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         if self.controller is not None:
             self.session.close_image()
+        self.session.close()
         stop_worker(self.worker, self.thread)
         super().closeEvent(event)
 

@@ -24,3 +24,13 @@ def test_damaged_middle_line_names_file_and_line(tmp_path):
     path.write_text('{"seq": 0}\nnot json\n{"seq": 2}\n')
     with pytest.raises(EventLogError, match=r"events.jsonl, line 2"):
         read_events(path)
+
+
+def test_close_syncs_and_a_later_append_reopens(tmp_path):
+    log = EventLog(tmp_path / "events.jsonl")
+    log.append({"seq": 0})
+    log.sync()
+    log.close()
+    log.append({"seq": 1})
+    log.close()
+    assert [e["seq"] for e in read_events(log.path)] == [0, 1]

@@ -32,3 +32,13 @@ def test_empty_masks_agree_perfectly_and_size_mismatch_is_refused():
     assert iou(empty, ~empty) == 0.0
     with pytest.raises(ValueError, match="mask sizes differ"):
         iou(empty, np.zeros((3, 4), bool))
+
+
+def test_iou_and_dice_in_one_pass_match_the_separate_functions(rng):
+    from core.prompting.metrics import dice, iou, iou_and_dice
+
+    for _ in range(5):
+        a, b = rng.random((30, 40)) > 0.5, rng.random((30, 40)) > 0.7
+        assert iou_and_dice(a, b) == pytest.approx((iou(a, b), dice(a, b)))
+    empty = np.zeros((3, 3), bool)
+    assert iou_and_dice(empty, empty) == (1.0, 1.0)

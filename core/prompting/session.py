@@ -236,9 +236,17 @@ class AnnotationSession:
                         shutil.copyfile(self.folder / name, target / name)
         lines = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in self.events)
         atomic_write(target / EVENTS_FILE, lambda handle: handle.write(lines.encode("utf-8")))
+        self._log.close()
         self.folder, self._log = target, EventLog(target / EVENTS_FILE)
         self._unwritten_masks.clear()
         self.write_error = None
+
+    def close(self) -> None:
+        """fsync and close the log (the session can still be used; the log reopens on the next event)."""
+        try:
+            self._log.close()
+        except OSError as error:
+            self.write_error = f"Cannot write to {self._log.path}: {error}"
 
     # --- internals -----------------------------------------------------------------------
     def _current_or_fail(self) -> str:
