@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
     QGroupBox,
+    QInputDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.io.event_log import EventLogError
 from core.prompting.session import AnnotationSession
 from core.prompting.study import StudyImage, StudyImageError, study_from_folder, study_from_image_datasets
 from desktop.annotation_controller import AnnotationController, ControllerOptions
@@ -49,6 +51,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.session = session
         self.output = output or session.folder.parent
+        self.checkpoint, self.variant, self.device = checkpoint, variant, device
         self.options = options or ControllerOptions()
         self.worker, self.thread = start_worker()
         self.canvas = ImageCanvas()
@@ -62,6 +65,10 @@ class MainWindow(QMainWindow):
         self.model_label = QLabel("Loading model…")
         self.model_label.setWordWrap(True)
         self.round_label = QLabel("")
+        self.write_banner = QLabel("")
+        self.write_banner.setWordWrap(True)
+        self.write_banner.setStyleSheet("background: #b00020; color: white; padding: 4px")
+        self.write_banner.setVisible(False)
         self.progress = QProgressBar()
         self.progress.setFormat("embeddings %v/%m")
         self.cancel_button = QPushButton("Cancel")
@@ -121,6 +128,7 @@ class MainWindow(QMainWindow):
         centre = QWidget()
         stack = QVBoxLayout(centre)
         stack.addLayout(tools)
+        stack.addWidget(self.write_banner)
         stack.addWidget(self.canvas, 1)
         stack.addWidget(self.score_label)
 
@@ -157,6 +165,13 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Open image &folder…", self.choose_image_folder, "Ctrl+O")
         self._action(file_menu, "Open PointPrompt &dataset…", self.choose_dataset)
         self._action(file_menu, "Open SAM &checkpoint…", self.choose_checkpoint)
+        devices = file_menu.addMenu("&Device")
+        device_group = QActionGroup(self)
+        for name in ("auto", "cpu", "cuda", "mps"):
+            action = self._action(devices, name, lambda _=False, d=name: self.set_device(d), None, True)
+            action.setChecked(name == self.device)
+            device_group.addAction(action)
+        self._action(file_menu, "&Annotator and output folder…", self.choose_annotator)
         file_menu.addSeparator()
         self._action(file_menu, "&Export PointPrompt results…", self.choose_export, "Ctrl+E")
         self._action(file_menu, "&Save session to…", self.choose_save_session)
@@ -265,6 +280,7 @@ class MainWindow(QMainWindow):
         prompts = self.controller.prompts
         self.canvas.set_points(prompts.coords, prompts.labels)
         self._update_round_label()
+        self._update_banner()
 
     def _update_round_label(self) -> None:
         prompts, record = self.controller.prompts, self.controller.record
@@ -300,7 +316,13 @@ class MainWindow(QMainWindow):
         self._update_plot()
         self._update_round_label()
 
+    def _update_banner(self) -> None:
+        error = self.session.write_error
+        self.write_banner.setVisible(bool(error))
+        self.write_banner.setText(error or "")
+
     def _update_scores(self) -> None:
+        self._update_banner()
         c, shown = self.controller, self.controller.shown
         if c.load_error:
             return
@@ -402,8 +424,36 @@ class MainWindow(QMainWindow):
     def choose_checkpoint(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open SAM checkpoint", "", "PyTorch checkpoints (*.pth *.pt)")
         if path:
+            self.checkpoint, self.variant = Path(path), None
             self.model_label.setText(f"Loading {path}…")
-            self.controller.load_model(Path(path))
+            self.controller.load_model(self.checkpoint, None, self.device)
+
+    def set_device(self, device: str) -> None:
+        """Reload the current model on ``device`` (a failure keeps the model in use and says why)."""
+        self.device = device
+        self.model_label.setText(f"Loading the model on {device}…")
+        self.controller.load_model(self.checkpoint, self.variant, device)
+
+    def choose_annotator(self) -> None:
+        name, ok = QInputDialog.getText(self, "Annotator", "Annotator id (PointPrompt folder name):",
+                                        text=self.session.annotator)
+        if not ok or not name.strip():
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Output folder (session log and exports)", str(self.output))
+        if folder:
+            self.switch_session(name.strip(), Path(folder))
+
+    def switch_session(self, annotator: str, output: Path) -> None:
+        """Close this session and open (or resume) ``annotator``'s session in ``output``."""
+        try:
+            session = AnnotationSession.open(output / "session", annotator, device=self.device)
+        except (OSError, EventLogError) as error:
+            QMessageBox.warning(self, "Cannot open the session", str(error))
+            return
+        self.session.close_image()
+        self.session.close()
+        self.session, self.output = session, output
+        self.set_study(self.images)
 
     def choose_export(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export PointPrompt results into", str(self.output / "export"))

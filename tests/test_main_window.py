@@ -240,3 +240,30 @@ def test_replay_published_results_and_rerun(qtbot, window, tmp_path):
     assert "re-run" in window.replay.info.text()
     window.replay.stop()
     assert window.canvas.editable and len(controller.prompts) == 0  # back to round 2's empty set
+
+
+def test_switching_annotator_opens_their_own_session(qtbot, window, tmp_path):
+    click(qtbot, window, 160, 120)
+    wait_for_timesteps(qtbot, window, 1)
+    window.switch_session("st2", tmp_path / "other")
+    assert window.session.annotator == "st2" and window.session.folder == tmp_path / "other" / "session"
+    assert window.controller.record.timesteps == [] and window.controller.current.image_id == "ellipse/0"
+    click(qtbot, window, 100, 100)
+    wait_for_timesteps(qtbot, window, 1)
+    assert len(AnnotationSession.open(tmp_path / "session", "st1").records["ellipse/0"].timesteps) == 1
+    assert len(AnnotationSession.open(tmp_path / "other" / "session", "st2").records["ellipse/0"].timesteps) == 1
+
+
+def test_a_failing_disk_shows_a_banner_and_keeps_working(qtbot, window, monkeypatch, tmp_path):
+    def disk_full(event):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(window.session._log, "append", disk_full)
+    click(qtbot, window, 160, 120)
+    wait_for_timesteps(qtbot, window, 1)
+    assert window.write_banner.isVisibleTo(window) and "No space left" in window.write_banner.text()
+    monkeypatch.undo()
+    window.session.save_to(tmp_path / "rescued")
+    window._update_banner()
+    assert not window.write_banner.isVisibleTo(window)
+    assert len(AnnotationSession.open(tmp_path / "rescued", "st1").records["ellipse/0"].timesteps) == 1
