@@ -35,6 +35,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--blind", action="store_true", help="hide ground-truth scores from the annotator")
     parser.add_argument("--best-candidate", action="store_true",
                         help="choose SAM's highest-predicted-IoU candidate by default (PointPrompt: the first)")
+    parser.add_argument("--over-prompt-threshold", type=float, default=0.05,
+                        help="warn when the IoU falls this far below the round's best (default 0.05)")
     parser.add_argument("--screenshot", type=Path, default=None,
                         help="save a screenshot of the window to this PNG after --demo-clicks, then quit")
     parser.add_argument("--demo-clicks", type=int, default=0,
@@ -112,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         QMessageBox.critical(None, "PointPrompt Studio cannot start", str(error))
         print(error, file=sys.stderr)
         return 2
-    options = ControllerOptions(default_output="best" if args.best_candidate else "first", blind=args.blind)
+    options = ControllerOptions(default_output="best" if args.best_candidate else "first", blind=args.blind,
+                                over_prompt_threshold=args.over_prompt_threshold)
     window = MainWindow(images, session, args.checkpoint, args.variant, args.device, options, output)
     window.show()
     if args.screenshot is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
-COLUMNS = ("Image", "Embedding", "Timesteps", "Best IoU", "Time")
+COLUMNS = ("Image", "Embedding", "Steps", "Best IoU", "Time")
 
 
 def format_seconds(seconds: float) -> str:

@@ -52,6 +52,7 @@ class IouPlot(pg.PlotWidget):
                 self._round_lines.append(line)
         self.setTitle(title, size="9pt")
         self.setXRange(-0.5, max(4, len(values)) - 0.5, padding=0.02)
+        self.getAxis("bottom").setTickSpacing(max(1, (len(values) + 9) // 10), 1)  # whole timesteps only
 
     def show_replay(self, values: list[float] | None) -> None:
         """A second series (re-run of a replayed sequence through the loaded model), or None to hide."""

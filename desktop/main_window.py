@@ -146,7 +146,7 @@ class MainWindow(QMainWindow):
         for widget, stretch in ((left, 0), (centre, 1), (right, 0)):
             splitter.addWidget(widget)
             splitter.setStretchFactor(splitter.count() - 1, stretch)
-        splitter.setSizes([330, 700, 340])
+        splitter.setSizes([360, 680, 360])
         self.setCentralWidget(splitter)
         self.resize(1400, 820)
 

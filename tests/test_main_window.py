@@ -267,3 +267,25 @@ def test_a_failing_disk_shows_a_banner_and_keeps_working(qtbot, window, monkeypa
     window._update_banner()
     assert not window.write_banner.isVisibleTo(window)
     assert len(AnnotationSession.open(tmp_path / "rescued", "st1").records["ellipse/0"].timesteps) == 1
+
+
+def test_zoom_pan_and_fit(qtbot, window):
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+
+    canvas = window.canvas
+    fitted = canvas.transform().m11()
+    centre = QPointF(canvas.viewport().width() / 2, canvas.viewport().height() / 2)
+    wheel = QWheelEvent(centre, canvas.viewport().mapToGlobal(centre), QPoint(0, 0), QPoint(0, 240),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    canvas.wheelEvent(wheel)
+    assert canvas.transform().m11() == pytest.approx(fitted * 1.25 ** 2)
+    before = canvas.horizontalScrollBar().value()
+    viewport = canvas.viewport()
+    qtbot.mousePress(viewport, Qt.MouseButton.MiddleButton, pos=QPoint(200, 200))
+    qtbot.mouseMove(viewport, QPoint(150, 200))
+    qtbot.mouseRelease(viewport, Qt.MouseButton.MiddleButton, pos=QPoint(150, 200))
+    assert canvas.horizontalScrollBar().value() == before + 50
+    assert len(window.controller.prompts) == 0  # panning adds no point
+    qtbot.keyClick(window, Qt.Key.Key_F)
+    assert canvas.transform().m11() == pytest.approx(fitted)
