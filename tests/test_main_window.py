@@ -120,9 +120,14 @@ def test_undo_redo_remove_and_drag(qtbot, window):
     wait_for_timesteps(qtbot, window, 6)
     window.undo_action.trigger()
     assert controller.prompts.to_json() == [[100, 100, 1]]
+    wait_for_timesteps(qtbot, window, 7)
+    controller.clear_points()
+    assert len(controller.prompts) == 0 and controller.shown is None
+    window.undo_action.trigger()
+    assert controller.prompts.to_json() == [[100, 100, 1]]
 
     actions = [e["action"] for e in read_events(window.session.folder / "events.jsonl") if e["event"] == "edit"]
-    assert actions == ["add", "add", "undo", "redo", "remove", "move", "undo"]
+    assert actions == ["add", "add", "undo", "redo", "remove", "move", "undo", "clear", "undo"]
 
 
 def test_rounds_navigation_and_time(qtbot, window):

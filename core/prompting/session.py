@@ -129,11 +129,13 @@ class AnnotationSession:
     # --- opening -------------------------------------------------------------------------
     @classmethod
     def open(cls, folder: str | Path, annotator: str, model: str = "", device: str = "",
-             clock: Callable[[], float] = time.time) -> AnnotationSession:
+             clock: Callable[[], float] = time.time, mode: str = "free") -> AnnotationSession:
         """Start a session in ``folder``, or resume the one whose log is there.
 
         On resume the events are replayed; an image left open by a crash is closed at the
-        time of the last logged event, so time spent counts only logged activity.
+        time of the last logged event, so time spent counts only logged activity. ``mode`` is
+        logged: "free" (SAM runs after every change, rounds and closing are the annotator's
+        choice) differs from the PointPrompt collection protocol, and the log says so.
         """
         session = cls(Path(folder), annotator, clock)
         previous = read_events(session.folder / EVENTS_FILE)
@@ -144,7 +146,7 @@ class AnnotationSession:
             session._commit({"event": "close", "image": session.current, "t": previous[-1]["t"],
                              "reason": "resumed after the app stopped"})
         session._commit({"event": "session", "action": "resume" if previous else "start",
-                         "annotator": annotator, "model": model, "device": device})
+                         "annotator": annotator, "model": model, "device": device, "mode": mode})
         return session
 
     @property
