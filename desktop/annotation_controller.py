@@ -18,6 +18,7 @@ from PySide6.QtGui import QUndoGroup, QUndoStack
 from core.analysis.over_prompting import OverPromptingStatus, over_prompting_status
 from core.prompting.export import ExportSummary, export_session
 from core.prompting.prompt_set import PromptSet
+from core.prompting.protocol import CLOSE_IMAGE, NEW_ROUND, ProtocolRules, protocol_decision, ready_to_decode
 from core.prompting.session import AnnotationSession, ImageRecord, Timestep
 from core.prompting.study import LoadedImage, StudyImage, StudyImageError
 from desktop.inference_worker import DecodeRequest, DecodeResult, InferenceWorker
@@ -29,12 +30,15 @@ OUTPUT_CHOICES = ("first", "best")  # PointPrompt scored the first multimask out
 @dataclass
 class ControllerOptions:
     """default_output: which candidate is chosen automatically ("first" as in PointPrompt, or
-    "best" predicted IoU); blind: hide ground-truth scores from the annotator (still recorded)."""
+    "best" predicted IoU); blind: hide ground-truth scores from the annotator (still recorded);
+    protocol: the PointPrompt collection rules (SAM only with both kinds of points, rounds end
+    after ``patience`` non-improving changes), or None for free mode."""
 
     default_output: str = "first"
     blind: bool = False
     over_prompt_threshold: float = 0.05
     prefetch_ahead: int = 3
+    protocol: ProtocolRules | None = None
 
 
 class AnnotationController(QObject):
@@ -139,7 +143,7 @@ class AnnotationController(QObject):
             self.shown_timestep = last
             self.shown_masks = np.stack([self.session.timestep_mask(record.image_id, last, k)
                                          for k in range(len(files))])
-        elif record.prompts:
+        elif record.prompts and self._may_decode(record.prompts):
             self._request_decode()
 
     # --- prompt edits (undoable) ---------------------------------------------------------
@@ -175,19 +179,26 @@ class AnnotationController(QObject):
         """Called by undo commands: log the edit, repaint, and ask for a decode of the new set."""
         if self.current is None or image_id != self.current.image_id:
             return
-        if prompts:  # the worker starts at once; logging and repainting the points overlap the decode
+        decode = bool(prompts) and self._may_decode(prompts)
+        if decode:  # the worker starts at once; logging and repainting the points overlap the decode
             self._request_decode(prompts)
         self.session.edit(action, prompts, **detail)
         self.prompts_changed.emit()
-        if not prompts:
+        if not decode:
             self.latest_serial, self.shown_timestep, self.shown_masks = 0, None, None
             self.result_changed.emit()
 
-    def new_round(self) -> None:
+    def _may_decode(self, prompts: PromptSet) -> bool:
+        if self.options.protocol is None or ready_to_decode(prompts):
+            return True
+        self.message.emit("PointPrompt protocol: SAM runs once there is at least one inclusion and one exclusion point.")
+        return False
+
+    def new_round(self, reason: str = "") -> None:
         """Start another attempt on this image from an empty prompt set (not undoable)."""
         if self.current is None or self.loaded is None:
             return
-        self.session.new_round()
+        self.session.new_round(reason)
         self._stack(self.current.image_id).clear()
         self.latest_serial, self.shown_timestep, self.shown_masks = 0, None, None
         self.prompts_changed.emit()
@@ -226,6 +237,23 @@ class AnnotationController(QObject):
             self.message.emit(self.session.write_error)
         self.result_changed.emit()
         self.row_changed.emit(self.index)
+        self._apply_protocol()
+
+    def _apply_protocol(self) -> None:
+        """In protocol mode, end the round or close the image once patience runs out."""
+        rules, record = self.options.protocol, self.record
+        if rules is None or self.truth is None:
+            return
+        decision = protocol_decision([t.iou for t in record.timesteps if t.round == record.round], record.round, rules)
+        reason = f"PointPrompt protocol: {rules.patience} changes without beating the round's best"
+        if decision == NEW_ROUND:
+            self.new_round(reason)
+        elif decision == CLOSE_IMAGE:
+            self.message.emit(f"{reason}: {self.current.image_id} is done, its best IoU stands.")
+            if self.index + 1 < len(self.images):
+                self.step(1)
+            else:
+                self.session.close_image()
 
     def _on_model_loaded(self, description: str) -> None:
         self.model_description = description

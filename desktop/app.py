@@ -35,6 +35,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--blind", action="store_true", help="hide ground-truth scores from the annotator")
     parser.add_argument("--best-candidate", action="store_true",
                         help="choose SAM's highest-predicted-IoU candidate by default (PointPrompt: the first)")
+    parser.add_argument("--protocol", choices=("free", "pointprompt"), default="free",
+                        help="pointprompt: the lab's collection rules (SAM only once both kinds of points exist; "
+                             "a round ends after --patience changes that do not beat its best; two rounds)")
+    parser.add_argument("--patience", type=int, default=5, help="non-improving changes that end a round (protocol mode)")
     parser.add_argument("--over-prompt-threshold", type=float, default=0.05,
                         help="warn when the IoU falls this far below the round's best (default 0.05)")
     parser.add_argument("--screenshot", type=Path, default=None,
@@ -99,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from core.io.event_log import EventLogError
+    from core.prompting.protocol import ProtocolRules
     from core.prompting.session import AnnotationSession
     from core.prompting.study import StudyImageError
     from desktop.annotation_controller import ControllerOptions
@@ -109,13 +114,14 @@ def main(argv: list[str] | None = None) -> int:
     output = args.output or Path.home() / "PointPrompt Studio" / args.annotator
     try:
         images = build_study(args)
-        session = AnnotationSession.open(output / "session", args.annotator, device=args.device)
+        session = AnnotationSession.open(output / "session", args.annotator, device=args.device, mode=args.protocol)
     except (StudyImageError, EventLogError, OSError) as error:
         QMessageBox.critical(None, "PointPrompt Studio cannot start", str(error))
         print(error, file=sys.stderr)
         return 2
     options = ControllerOptions(default_output="best" if args.best_candidate else "first", blind=args.blind,
-                                over_prompt_threshold=args.over_prompt_threshold)
+                                over_prompt_threshold=args.over_prompt_threshold,
+                                protocol=ProtocolRules(args.patience) if args.protocol == "pointprompt" else None)
     window = MainWindow(images, session, args.checkpoint, args.variant, args.device, options, output)
     window.show()
     if args.screenshot is not None:

@@ -446,7 +446,8 @@ class MainWindow(QMainWindow):
     def switch_session(self, annotator: str, output: Path) -> None:
         """Close this session and open (or resume) ``annotator``'s session in ``output``."""
         try:
-            session = AnnotationSession.open(output / "session", annotator, device=self.device)
+            session = AnnotationSession.open(output / "session", annotator, device=self.device,
+                                             mode="free" if self.options.protocol is None else "pointprompt")
         except (OSError, EventLogError) as error:
             QMessageBox.warning(self, "Cannot open the session", str(error))
             return

@@ -294,3 +294,40 @@ def test_zoom_pan_and_fit(qtbot, window):
     assert len(window.controller.prompts) == 0  # panning adds no point
     qtbot.keyClick(window, Qt.Key.Key_F)
     assert canvas.transform().m11() == pytest.approx(fitted)
+
+
+def test_pointprompt_protocol_mode(qtbot, tmp_path):
+    """Patience counts changes that do not beat the round's best. To make every change
+    non-improving whatever the model does, the ground truth is one corner pixel that an
+    exclusion point there keeps out of every mask (IoU 0 throughout)."""
+    from core.prompting.protocol import ProtocolRules
+    from core.prompting.study import LoadedImage
+    from desktop.annotation_controller import ControllerOptions
+
+    window = open_window(qtbot, tmp_path, options=ControllerOptions(protocol=ProtocolRules(patience=2)))
+    c = window.controller
+    corner = np.zeros(c.loaded.image.shape[:2], bool)
+    corner[0, 0] = True
+    c.loaded = LoadedImage(c.loaded.image, corner)
+    c.add_point(160, 120, 1)
+    assert c.shown is None and c.latest_serial == 0  # no SAM without an exclusion point
+    assert "PointPrompt protocol" in window.statusBar().currentMessage()
+    clicks = [(0, 0, 0), (100, 100, 1), (200, 150, 1),  # round 1: best at its first timestep, then 2 stale
+              (0, 0, 0), (160, 120, 1), (90, 60, 1), (250, 200, 1)]  # round 2 starts empty: the same again
+    for x, y, label in clicks:
+        count = len(c.record.timesteps)
+        decodable = c.prompts.added(x, y, label).counts
+        c.add_point(x, y, label)
+        if decodable[0] and decodable[1]:
+            qtbot.waitUntil(lambda: c.current.image_id != "ellipse/0" or len(c.record.timesteps) > count,
+                            timeout=30_000)
+        if c.current.image_id != "ellipse/0":
+            break
+    record = window.session.records["ellipse/0"]
+    rounds = [e for e in read_events(window.session.folder / "events.jsonl") if e["event"] == "round"]
+    assert len(rounds) == 1 and rounds[0]["reason"].startswith("PointPrompt protocol: 2 changes")
+    assert [t.round for t in record.timesteps] == [0, 0, 0, 1, 1, 1]
+    assert all(t.iou == 0 for t in record.timesteps)
+    assert all(t.prompts.counts[0] >= 1 and t.prompts.counts[1] >= 1 for t in record.timesteps)
+    assert c.current.image_id == "ellipse/1"  # round 2 ran out too: the image closed, the next opened
+    window.close()

@@ -177,9 +177,9 @@ class AnnotationSession:
         self._commit({"event": "edit", "image": self._current_or_fail(), "action": action,
                       "prompts": prompts.to_json(), **detail})
 
-    def new_round(self) -> None:
-        """Start another attempt on the current image from an empty prompt set."""
-        self._commit({"event": "round", "image": self._current_or_fail()})
+    def new_round(self, reason: str = "") -> None:
+        """Start another attempt on the current image from an empty prompt set (``reason``: why, if not the annotator)."""
+        self._commit({"event": "round", "image": self._current_or_fail(), **({"reason": reason} if reason else {})})
 
     def record_timestep(self, image_id: str, prompts: PromptSet, masks: np.ndarray,
                         predicted_ious: list[float], ious: list[float | None], dices: list[float | None],
