@@ -19,7 +19,7 @@ from core.analysis.over_prompting import OverPromptingStatus, over_prompting_sta
 from core.prompting.export import ExportSummary, export_session
 from core.prompting.prompt_set import PromptSet
 from core.prompting.protocol import CLOSE_IMAGE, NEW_ROUND, ProtocolRules, protocol_decision, ready_to_decode
-from core.prompting.session import AnnotationSession, ImageRecord, Timestep
+from core.prompting.session import AnnotationSession, ImageRecord, MissingMaskError, Timestep
 from core.prompting.study import LoadedImage, StudyImage, StudyImageError
 from desktop.inference_worker import DecodeRequest, DecodeResult, InferenceWorker
 from desktop.prompt_commands import PromptEdit
@@ -69,6 +69,7 @@ class AnnotationController(QObject):
         self.embedded: set[str] = set()
         self.broken: dict[str, str] = {}
         self.model_description = ""
+        self.read_only = False  # a replay owns the canvas: no edits until it ends
         # explicitly queued: these slots touch the session and the widgets, so they run on the UI thread
         queued = Qt.ConnectionType.QueuedConnection
         self._connections = [(worker.decoded, self._on_decoded), (worker.embedded, self._on_embedded),
@@ -139,11 +140,14 @@ class AnnotationController(QObject):
         record = self.record
         if record.timesteps and record.timesteps[-1].prompts == record.prompts:
             last = len(record.timesteps) - 1
-            files = record.timesteps[last].mask_files
-            self.shown_timestep = last
-            self.shown_masks = np.stack([self.session.timestep_mask(record.image_id, last, k)
-                                         for k in range(len(files))])
-        elif record.prompts and self._may_decode(record.prompts):
+            try:
+                masks = [self.session.timestep_mask(record.image_id, last, k)
+                         for k in range(len(record.timesteps[last].mask_files))]
+                self.shown_timestep, self.shown_masks = last, np.stack(masks)
+                return
+            except MissingMaskError as error:
+                self.message.emit(str(error))
+        if record.prompts and self._may_decode(record.prompts):
             self._request_decode()
 
     # --- prompt edits (undoable) ---------------------------------------------------------
@@ -172,6 +176,9 @@ class AnnotationController(QObject):
             self._push("clear", PromptSet(), {})
 
     def _push(self, action: str, after: PromptSet, detail: dict) -> None:
+        if self.read_only:
+            self.message.emit("A replay is shown: press \"Back to annotating\" to edit points.")
+            return
         self._stack(self.current.image_id).push(PromptEdit(self, self.current.image_id, self.prompts, after,
                                                            action, detail))
 
@@ -196,7 +203,7 @@ class AnnotationController(QObject):
 
     def new_round(self, reason: str = "") -> None:
         """Start another attempt on this image from an empty prompt set (not undoable)."""
-        if self.current is None or self.loaded is None:
+        if self.current is None or self.loaded is None or self.read_only:
             return
         self.session.new_round(reason)
         self._stack(self.current.image_id).clear()
@@ -205,9 +212,15 @@ class AnnotationController(QObject):
         self.result_changed.emit()
         self.message.emit(f"Round {self.record.round + 1} of {self.current.image_id}: start again from no points.")
 
+    def set_read_only(self, on: bool) -> None:
+        """While on, edits are refused and undo/redo are off (a replay is shown)."""
+        self.read_only = on
+        active = None if on or self.current is None else self._stack(self.current.image_id)
+        self.undo_group.setActiveStack(active)
+
     def choose(self, candidate: int) -> None:
         """The annotator picks candidate mask ``candidate`` for the shown timestep (logged)."""
-        if self.shown is None or candidate == self.shown.chosen or not 0 <= candidate < len(self.shown.mask_files):
+        if self.read_only or self.shown is None or candidate == self.shown.chosen or not 0 <= candidate < len(self.shown.mask_files):
             return
         self.session.choose(self.current.image_id, self.shown_timestep, candidate)
         self.result_changed.emit()
@@ -223,14 +236,19 @@ class AnnotationController(QObject):
         self.latest_serial = self.worker.request_decode(request)
 
     def _on_decoded(self, result: DecodeResult) -> None:
-        if result.request.serial != self.latest_serial or self.current is None:
-            return  # an answer to a prompt set that has changed since
+        """Record the answer if its prompt set is still the image's (the session checks), even if
+        the annotator has moved to another image meanwhile; show it if it is the latest request."""
         predicted = [float(v) for v in result.decoded.predicted_iou]
         chosen = 0 if self.options.default_output == "first" else int(np.argmax(predicted))
         index = self.session.record_timestep(result.request.image_id, result.request.prompts, result.decoded.masks,
                                              predicted, result.ious, result.dices, chosen, result.seconds,
                                              model=result.model, device=result.device)
         if index is None:
+            return
+        image_id = result.request.image_id
+        if self.current is None or image_id != self.current.image_id or result.request.serial != self.latest_serial:
+            if image_id in self.rows:
+                self.row_changed.emit(self.rows[image_id])
             return
         self.shown_timestep, self.shown_masks = index, result.decoded.masks
         if self.session.write_error:
@@ -253,7 +271,20 @@ class AnnotationController(QObject):
             if self.index + 1 < len(self.images):
                 self.step(1)
             else:
-                self.session.close_image()
+                self.close_current()
+
+    def close_current(self) -> None:
+        """Close the open image (logged) and show none; picking an image in the list opens it again."""
+        if self.current is None:
+            return
+        row = self.index
+        self.session.close_image()
+        self.index, self.current, self.loaded, self.load_error = -1, None, None, ""
+        self.shown_timestep, self.shown_masks, self.latest_serial = None, None, 0
+        self.undo_group.setActiveStack(None)
+        self.image_opened.emit()
+        self.result_changed.emit()
+        self.row_changed.emit(row)
 
     def _on_model_loaded(self, description: str) -> None:
         self.model_description = description
@@ -261,7 +292,8 @@ class AnnotationController(QObject):
         self.model_changed.emit(description)
         if self.loaded is not None:
             self.worker.request_embedding(self.current.image_id, self.loaded.image)
-            if self.prompts and self.shown_timestep is None:
+            shown = self.shown
+            if self.prompts and (shown is None or shown.prompts != self.prompts) and self._may_decode(self.prompts):
                 self._request_decode()
         self._prefetch_ahead()
 

@@ -106,6 +106,7 @@ class ImageCanvas(QGraphicsView):
         for item in self._markers:
             self.scene().removeItem(item)
         self._markers = []
+        self._press = None  # a drag in progress refers to the old points: drop it
         self._points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         self._labels = np.asarray(labels)
         radius = max(3.0, 0.012 * max(self._size or (1, 1)))

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from core.analysis.replay import rerun_scores
 from core.models.checkpoint import CheckpointError
@@ -68,13 +68,13 @@ class InferenceWorker(QObject):
     prefetch_progress = Signal(int, int)  # done, total of the current prefetch batch
     prefetch_failed = Signal(str, str)  # image_id, message
     decoded = Signal(object)  # DecodeResult
-    replayed = Signal(str, object)  # image_id, (T,) float64 scores of a re-run published sequence
+    replayed = Signal(int, object)  # replay serial, (T,) float64 scores of a re-run published sequence
     failed = Signal(str)
     _wake_decode = Signal()
     _wake_prefetch = Signal()
     _embed = Signal(str, object)
     _load = Signal(object, object, str)
-    _replay = Signal(str, object, object, object)
+    _replay = Signal(int, object, object, object)
 
     def __init__(self) -> None:
         super().__init__()
@@ -82,16 +82,19 @@ class InferenceWorker(QObject):
         self._lock = threading.Lock()
         self._pending: DecodeRequest | None = None
         self._serial = 0
-        self._last_embedding: tuple[str, ImageEmbedding] | None = None
+        # (image_id, the image array itself, its embedding): the array is kept so that a new
+        # study whose ids repeat (another "Cat/0") cannot reuse the old image's embedding
+        self._last_embedding: tuple[str, np.ndarray, ImageEmbedding] | None = None
         self._prefetch: deque[StudyImage] = deque()
         self._prefetch_total = 0
         self._prefetch_done = 0
-        self._wake_decode.connect(self._run_decode)
-        self._wake_prefetch.connect(self._run_prefetch_item)
+        queued = Qt.ConnectionType.QueuedConnection  # the prefetch wakes itself from this thread:
+        self._wake_decode.connect(self._run_decode, queued)  # queued, never a direct (recursive) call
+        self._wake_prefetch.connect(self._run_prefetch_item, queued)
         self._embed.connect(self._run_embed)
         self._load.connect(self._run_load)
         self._replay.connect(self._run_replay)
-        self._replay_cancelled = False
+        self._replay_serial = 0
 
     # --- called from the UI thread -------------------------------------------------------
     def load_model(self, checkpoint: Path | None, variant: str | None, device: str = "auto") -> None:
@@ -116,13 +119,18 @@ class InferenceWorker(QObject):
             self._prefetch_total, self._prefetch_done = len(images), 0
         self._wake_prefetch.emit()
 
-    def request_replay(self, image_id: str, image: np.ndarray, truth: np.ndarray, results) -> None:
-        """Re-run a published sequence (core.io.pointprompt_results.ImageResults) through the loaded model."""
-        self._replay_cancelled = False
-        self._replay.emit(image_id, image, truth, results)
+    def request_replay(self, image: np.ndarray, truth: np.ndarray, results) -> int:
+        """Re-run a published sequence (core.io.pointprompt_results.ImageResults) through the loaded
+        model; returns the serial that ``replayed`` will carry. A newer request cancels older ones."""
+        with self._lock:
+            self._replay_serial += 1
+            serial = self._replay_serial
+        self._replay.emit(serial, image, truth, results)
+        return serial
 
     def cancel_replay(self) -> None:
-        self._replay_cancelled = True
+        with self._lock:
+            self._replay_serial += 1
 
     def cancel_prefetch(self) -> None:
         with self._lock:
@@ -150,9 +158,10 @@ class InferenceWorker(QObject):
 
     def _embedding(self, image_id: str, image: np.ndarray) -> ImageEmbedding:
         """The embedding of the image, remembered by id so a click does not re-hash the image."""
-        if self._last_embedding is None or self._last_embedding[0] != image_id:
-            self._last_embedding = (image_id, self.engine.embed(image))
-        return self._last_embedding[1]
+        last = self._last_embedding
+        if last is None or last[0] != image_id or last[1] is not image:
+            self._last_embedding = (image_id, image, self.engine.embed(image))
+        return self._last_embedding[2]
 
     @Slot()
     def _run_prefetch_item(self) -> None:
@@ -177,13 +186,14 @@ class InferenceWorker(QObject):
         if more:
             self._wake_prefetch.emit()
 
-    @Slot(str, object, object, object)
-    def _run_replay(self, image_id, image, truth, results) -> None:
+    @Slot(int, object, object, object)
+    def _run_replay(self, serial, image, truth, results) -> None:
         if self.engine is None:
             self.failed.emit("No model is loaded yet: the replay cannot be re-run.")
             return
-        scores = rerun_scores(self.engine, image, truth, results, cancelled=lambda: self._replay_cancelled)
-        self.replayed.emit(image_id, scores)
+        scores = rerun_scores(self.engine, image, truth, results, cancelled=lambda: self._replay_serial != serial)
+        if self._replay_serial == serial:
+            self.replayed.emit(serial, scores)
 
     @Slot()
     def _run_decode(self) -> None:
@@ -197,6 +207,9 @@ class InferenceWorker(QObject):
             decoded = self.engine.decode(embedding, request.prompts.coords, request.prompts.labels)
         except PromptError as error:
             self.failed.emit(str(error))
+            return
+        except (RuntimeError, ValueError, MemoryError) as error:  # e.g. out of GPU memory: say so, keep running
+            self.failed.emit(f"SAM failed on {request.image_id}: {error}")
             return
         scores = [(None, None) if request.truth is None else iou_and_dice(mask, request.truth)
                   for mask in decoded.masks]

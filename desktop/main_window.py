@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.io.event_log import EventLogError
-from core.prompting.session import AnnotationSession
+from core.prompting.session import AnnotationSession, MissingMaskError
 from core.prompting.study import StudyImage, StudyImageError, study_from_folder, study_from_image_datasets
 from desktop.annotation_controller import AnnotationController, ControllerOptions
 from desktop.candidate_strip import CandidateStrip
@@ -272,6 +272,7 @@ class MainWindow(QMainWindow):
         """A replay makes the canvas read-only and owns it; ending it repaints the session's view."""
         self.canvas.editable = not active
         self.candidates.setEnabled(not active)
+        self.controller.set_read_only(active)
         if not active:
             self._on_prompts_changed()
             self._on_result_changed()
@@ -464,6 +465,9 @@ class MainWindow(QMainWindow):
     def export_to(self, folder: Path) -> None:
         try:
             summary = self.controller.export(folder)
+        except MissingMaskError as error:
+            QMessageBox.warning(self, "Export failed", str(error))
+            return
         except OSError as error:
             QMessageBox.warning(self, "Export failed", f"Cannot write to {folder}: {error}. The session is "
                                 "unchanged; choose another folder.")
@@ -483,9 +487,11 @@ class MainWindow(QMainWindow):
             self._show_message(f"Session saved to {folder}; new events go there.")
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        if self.controller is not None:
-            self.session.close_image()
-        self.session.close()
-        stop_worker(self.worker, self.thread)
+        try:
+            if self.controller is not None:
+                self.session.close_image()
+            self.session.close()
+        finally:  # whatever the disk does, the model thread stops
+            stop_worker(self.worker, self.thread)
         super().closeEvent(event)
 

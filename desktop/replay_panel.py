@@ -36,6 +36,7 @@ class ReplayPanel(QWidget):
         self.root: Path | None = None
         self.results: ImageResults | None = None
         self.rerun: np.ndarray | None = None
+        self._rerun_serial = 0
         self.open_button = QPushButton("Open results…")
         self.open_button.clicked.connect(self.choose_root)
         self.annotator_box = QComboBox()
@@ -104,6 +105,8 @@ class ReplayPanel(QWidget):
             self.info.setText(f"{annotator} has no timesteps for image index {image.index}.")
             return self.stop()
         self.rerun = None
+        self.window.worker.cancel_replay()
+        self._rerun_serial = 0
         self.window.plot.show_replay(None)
         self.slider.setRange(0, len(self.results) - 1)
         self._set_enabled(True)
@@ -134,12 +137,11 @@ class ReplayPanel(QWidget):
             self.info.setText("Re-running needs the image's ground truth.")
             return
         self.info.setText("Re-running the sequence…")
-        self.window.worker.request_replay(controller.current.image_id, controller.loaded.image, controller.truth,
-                                          self.results)
+        self._rerun_serial = self.window.worker.request_replay(controller.loaded.image, controller.truth, self.results)
 
-    def _on_replayed(self, image_id: str, scores) -> None:
-        if self.results is None or image_id != self.window.controller.current.image_id:
-            return
+    def _on_replayed(self, serial: int, scores) -> None:
+        if self.results is None or serial != self._rerun_serial or len(scores) != len(self.results):
+            return  # an answer for another annotator, image or replay
         self.rerun = np.asarray(scores)
         self.window.plot.show_replay(list(self.rerun))
         self.window.plot.show_timesteps(list(self.results.scores), list(self.results.rounds),
@@ -148,7 +150,7 @@ class ReplayPanel(QWidget):
 
     def stop(self) -> None:
         was_active = self.results is not None
-        self.results, self.rerun = None, None
+        self.results, self.rerun, self._rerun_serial = None, None, 0
         self._set_enabled(False)
         self.window.worker.cancel_replay()
         self.window.plot.show_replay(None)

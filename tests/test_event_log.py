@@ -34,3 +34,16 @@ def test_close_syncs_and_a_later_append_reopens(tmp_path):
     log.append({"seq": 1})
     log.close()
     assert [e["seq"] for e in read_events(log.path)] == [0, 1]
+
+
+def test_a_torn_tail_is_cut_so_new_events_start_on_their_own_line(tmp_path):
+    from core.prompting.session import AnnotationSession
+
+    path = tmp_path / "events.jsonl"
+    AnnotationSession.open(tmp_path, "st1").open_image("a")
+    with open(path, "ab") as handle:
+        handle.write(b'{"seq": 2, "t": 5, "event": "ed')  # killed mid-write
+    resumed = AnnotationSession.open(tmp_path, "st1")
+    resumed.close()
+    again = AnnotationSession.open(tmp_path, "st1")  # must not raise EventLogError
+    assert [e["event"] for e in again.events] == ["session", "open", "close", "session", "session"]

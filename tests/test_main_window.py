@@ -331,3 +331,33 @@ def test_pointprompt_protocol_mode(qtbot, tmp_path):
     assert all(t.prompts.counts[0] >= 1 and t.prompts.counts[1] >= 1 for t in record.timesteps)
     assert c.current.image_id == "ellipse/1"  # round 2 ran out too: the image closed, the next opened
     window.close()
+
+
+def test_moving_on_before_the_answer_still_records_the_timestep(qtbot, window):
+    c = window.controller
+    c.add_point(160, 120, 1)
+    c.step(1)  # at once, before the decode has answered
+    assert c.current.image_id == "ellipse/1"
+    qtbot.waitUntil(lambda: len(window.session.records["ellipse/0"].timesteps) == 1, timeout=30_000)
+    assert c.shown is None  # not shown on the image now open
+
+
+def test_closing_the_image_leaves_the_app_usable(qtbot, window):
+    c = window.controller
+    c.close_current()
+    assert c.current is None and window.canvas._size == (0, 0)
+    c.add_point(10, 10, 1)  # ignored: no image
+    window.table.setCurrentCell(2, 0)
+    assert c.current.image_id == "ellipse/2"
+
+
+def test_prefetching_a_long_list_does_not_recurse(qtbot, window, tmp_path):
+    from core.prompting.study import StudyImage, StudyImageError
+
+    def broken():
+        raise StudyImageError("unreadable")
+
+    images = [StudyImage(f"x/{i}", "x", i, "nowhere", broken) for i in range(1500)]
+    with qtbot.waitSignal(window.worker.prefetch_progress, timeout=60_000,
+                          check_params_cb=lambda done, total: done == total == 1500):
+        window.worker.prefetch(images)

@@ -118,3 +118,26 @@ def test_unwritable_log_is_reported_without_losing_events(tmp_path, truth, monke
     monkeypatch.undo()
     session.save_to(tmp_path / "t")
     assert len(AnnotationSession.open(tmp_path / "t", "st1").records["a"].prompts) == 1
+
+
+def test_an_unchanged_prompt_set_is_not_a_new_timestep(tmp_path, truth):
+    session = AnnotationSession.open(tmp_path, "st1", clock=FakeClock())
+    session.open_image("a")
+    session.edit("add", PromptSet().added(10, 10, 1))
+    assert decode_and_record(session, "a", truth) == 0
+    assert decode_and_record(session, "a", truth) is None  # e.g. a late duplicate answer
+    session.new_round()
+    session.edit("add", PromptSet().added(10, 10, 1))
+    assert decode_and_record(session, "a", truth) == 1  # same points, new round: a timestep
+
+
+def test_a_missing_mask_file_is_named(tmp_path, truth):
+    from core.prompting.session import MissingMaskError
+
+    session = AnnotationSession.open(tmp_path, "st1", clock=FakeClock())
+    session.open_image("a")
+    session.edit("add", PromptSet().added(10, 10, 1))
+    decode_and_record(session, "a", truth)
+    (tmp_path / session.records["a"].timesteps[0].mask_files[0]).unlink()
+    with pytest.raises(MissingMaskError, match="0_0.png is missing"):
+        session.timestep_mask("a", 0)

@@ -77,3 +77,24 @@ def test_export_round_trips_through_the_reader(tmp_path):
     assert [int(r["round"]) for r in rows[:7]] == [0, 0, 0, 0, 0, 0, 1]
     assert float(rows[5]["iou"]) == pytest.approx(session.records["shapes/0"].timesteps[5].iou)
     assert rows[5]["chosen_output"] == "2" and rows[0]["model"] == "tiny_sam:abc"
+
+
+def test_export_numbers_rounds_from_zero_over_rounds_with_timesteps(tmp_path):
+    from core.prompting.prompt_set import PromptSet
+    from core.prompting.session import AnnotationSession
+    from tests.session_helpers import FakeClock, decode_and_record
+
+    truth = np.zeros((24, 32), bool)
+    truth[5:18, 6:22] = True
+    study = make_dataset(tmp_path / "data", truth)
+    session = AnnotationSession.open(tmp_path / "s", "st1", clock=FakeClock())
+    session.open_image("shapes/0")
+    session.new_round()
+    session.new_round()  # two empty rounds first: the first prompted one is round 2 in the session
+    session.edit("add", PromptSet().added(10, 10, 1))
+    decode_and_record(session, "shapes/0", truth)
+    session.new_round()
+    session.edit("add", PromptSet().added(12, 12, 1))
+    decode_and_record(session, "shapes/0", truth)
+    export_session(session, study, tmp_path / "out")
+    assert read_annotator_results(tmp_path / "out", "shapes", "st1")[0].rounds.tolist() == [0, 1]

@@ -1,7 +1,7 @@
 """The append-only event log: one JSON object per line.
 
-Each event is written and flushed to the operating system before :meth:`EventLog.append`
-returns, so it survives the process being killed (even ``kill -9``). A background thread
+Each event is written to the operating system (``os.write``, no user-space buffer) before
+:meth:`EventLog.append` returns, so it survives the process being killed (even ``kill -9``). A background thread
 then fsyncs the file (coalescing bursts), so a power cut loses at most the last moments
 without the UI thread waiting for the disk on every click; :meth:`EventLog.close` and
 :meth:`EventLog.sync` fsync at once.
@@ -28,7 +28,7 @@ class EventLog:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        self._handle = None
+        self._fd: int | None = None
         self._lock = threading.Lock()
         self._dirty = threading.Event()
         self._syncer: threading.Thread | None = None
@@ -36,14 +36,15 @@ class EventLog:
 
     def append(self, event: dict) -> None:
         """Write ``event`` as one line and flush it; raises OSError (disk full, read-only) unchanged."""
-        line = json.dumps(event, separators=(",", ":"), allow_nan=True) + "\n"
+        data = (json.dumps(event, separators=(",", ":"), allow_nan=True) + "\n").encode("utf-8")
         with self._lock:
-            if self._handle is None:
+            if self._fd is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._handle = open(self.path, "a", encoding="utf-8")
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
                 self._closed = False
-            self._handle.write(line)
-            self._handle.flush()
+            written = 0
+            while written < len(data):  # a short write (disk full) raises on the next call
+                written += os.write(self._fd, data[written:])
         self._dirty.set()
         if self._syncer is None:
             self._syncer = threading.Thread(target=self._sync_loop, name="event-log-fsync", daemon=True)
@@ -52,21 +53,28 @@ class EventLog:
     def sync(self) -> None:
         """fsync now (the background thread does this shortly after every append)."""
         with self._lock:
-            if self._handle is not None:
-                os.fsync(self._handle.fileno())
+            if self._fd is not None:
+                os.fsync(self._fd)
 
     def close(self) -> None:
-        """fsync and close the file; a later append reopens it."""
+        """fsync and close the file (the descriptor is closed even if the fsync fails, and the
+        error is raised after); a later append reopens it."""
+        error = None
         with self._lock:
-            if self._handle is not None:
-                os.fsync(self._handle.fileno())
-                self._handle.close()
-                self._handle = None
+            if self._fd is not None:
+                try:
+                    os.fsync(self._fd)
+                except OSError as failure:
+                    error = failure
+                os.close(self._fd)
+                self._fd = None
             self._closed = True
         self._dirty.set()
         if self._syncer is not None:
             self._syncer.join()
             self._syncer = None
+        if error is not None:
+            raise error
 
     def _sync_loop(self) -> None:
         while True:
@@ -75,7 +83,7 @@ class EventLog:
             with self._lock:  # only to read the handle: the fsync itself runs unlocked
                 if self._closed:
                     return
-                descriptor = os.dup(self._handle.fileno()) if self._handle is not None else None
+                descriptor = os.dup(self._fd) if self._fd is not None else None
             if descriptor is None:
                 continue
             try:
@@ -84,6 +92,22 @@ class EventLog:
                 pass  # a later append or close reports a failing disk to the caller
             finally:
                 os.close(descriptor)
+
+
+def drop_torn_tail(path: str | os.PathLike) -> bool:
+    """Cut a last line left without its newline by a crash mid-write, so that new events start on
+    a line of their own. Returns True if something was cut. (The torn event never took effect.)"""
+    path = Path(path)
+    if not path.exists():
+        return False
+    data = path.read_bytes()
+    if not data or data.endswith(b"\n"):
+        return False
+    with open(path, "r+b") as handle:
+        handle.truncate(data.rfind(b"\n") + 1)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return True
 
 
 def read_events(path: str | os.PathLike) -> list[dict]:

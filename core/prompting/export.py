@@ -1,7 +1,8 @@
 """Export a session: PointPrompt "Prompting results" per category, and a tidy CSV of all timesteps.
 
 The results go to ``<root>/<category>/<annotator>/…`` (core.io.pointprompt_results), one
-folder per category of the study; the CSV to ``<root>/<annotator>_timesteps.csv`` with one
+folder per category of the study, with rounds numbered from 0 over the rounds that have
+timesteps (PointPrompt has rounds 0 and 1; a third attempt is written as round 2); the CSV to ``<root>/<annotator>_timesteps.csv`` with one
 row per timestep (rounds, point counts, IoU, Dice, SAM's predicted IoU, chosen candidate,
 decode latency, wall-clock time, model, device), ready for pandas or R.
 """
@@ -49,6 +50,12 @@ def _rows(session: AnnotationSession, images: list[StudyImage]):
                        device=step.device)
 
 
+def compact_rounds(rounds: list[int]) -> dict[int, int]:
+    """Session round → exported round: the rounds that have timesteps, numbered 0, 1, … in order
+    (PointPrompt's eachround holds 0 and 1; an empty round, e.g. "New round" pressed twice, is skipped)."""
+    return {r: i for i, r in enumerate(sorted(set(rounds)))}
+
+
 def write_timestep_csv(path: str | Path, session: AnnotationSession, images: list[StudyImage]) -> int:
     """Write the tidy CSV atomically; returns the number of rows."""
     buffer = io.StringIO()
@@ -73,7 +80,8 @@ def export_session(session: AnnotationSession, images: list[StudyImage], root: s
             continue
         image = by_id[image_id]
         folder = root / image.category / session.annotator
-        steps = [ResultStep(round=step.round, green=step.prompts.of_label(INCLUSION),
+        renumber = compact_rounds([step.round for step in record.timesteps])
+        steps = [ResultStep(round=renumber[step.round], green=step.prompts.of_label(INCLUSION),
                             red=step.prompts.of_label(EXCLUSION),
                             score=float("nan") if step.iou is None else step.iou,
                             mask=session.timestep_mask(image_id, t))

@@ -34,11 +34,15 @@ import cv2
 import numpy as np
 
 from core.io.atomic import atomic_write, atomic_write_bytes
-from core.io.event_log import EventLog, read_events
+from core.io.event_log import EventLog, drop_torn_tail, read_events
 from core.io.masks import encode_mask_png
 from core.prompting.prompt_set import PromptSet
 
 EVENTS_FILE = "events.jsonl"
+
+
+class MissingMaskError(FileNotFoundError):
+    """A timestep's mask file is gone (deleted, or lost in a power cut); the message names it."""
 EDIT_ACTIONS = ("add", "remove", "move", "undo", "redo", "clear")
 
 
@@ -138,6 +142,7 @@ class AnnotationSession:
         choice) differs from the PointPrompt collection protocol, and the log says so.
         """
         session = cls(Path(folder), annotator, clock)
+        drop_torn_tail(session.folder / EVENTS_FILE)  # new events must not continue a torn line
         previous = read_events(session.folder / EVENTS_FILE)
         for event in previous:
             session._apply(event)
@@ -187,10 +192,14 @@ class AnnotationSession:
         """Record SAM's answer for ``prompts`` on ``image_id``; returns the timestep index.
 
         masks: (M, H, W) bool candidates; the other lists have M entries. Returns None (and
-        records nothing) when the answer is stale: the image's prompt set has changed since.
+        records nothing) when the answer is stale (the image's prompt set has changed since) or
+        repeats the last timestep's prompt set in the same round (no change, no new timestep).
         """
         record = self.record(image_id)
         if prompts != record.prompts or not prompts:
+            return None
+        last = record.timesteps[-1] if record.timesteps else None
+        if last is not None and last.prompts == prompts and last.round == record.round:
             return None
         index = len(record.timesteps)
         folder = f"masks/{image_folder_key(image_id)}"
@@ -220,7 +229,9 @@ class AnnotationSession:
             return self._unwritten_masks[name]
         mask = cv2.imread(str(self.folder / name), cv2.IMREAD_GRAYSCALE)
         if mask is None:
-            raise FileNotFoundError(f"{self.folder / name}: the mask of timestep {index} of {image_id} is missing")
+            raise MissingMaskError(f"{self.folder / name} is missing or unreadable: the mask of timestep {index} of "
+                                   f"{image_id}. The event log still holds its points and scores; the app "
+                                   "decodes the image's current points again when it is opened.")
         return mask > 0
 
     # --- saving elsewhere ----------------------------------------------------------------
@@ -238,7 +249,10 @@ class AnnotationSession:
                         shutil.copyfile(self.folder / name, target / name)
         lines = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in self.events)
         atomic_write(target / EVENTS_FILE, lambda handle: handle.write(lines.encode("utf-8")))
-        self._log.close()
+        try:
+            self._log.close()
+        except OSError:
+            pass  # the old folder is the one failing; everything is now in ``target``
         self.folder, self._log = target, EventLog(target / EVENTS_FILE)
         self._unwritten_masks.clear()
         self.write_error = None
