@@ -50,6 +50,7 @@ class AnnotationController(QObject):
     row_changed = Signal(int)  # an image-list row needs repainting
     message = Signal(str)  # something the annotator should read
     model_changed = Signal(str)  # description of the model now in use
+    mask_ready = Signal(object)  # (H, W) bool: the new mask, to paint before the timestep is recorded
 
     def __init__(self, worker: InferenceWorker, images: list[StudyImage], session: AnnotationSession,
                  options: ControllerOptions | None = None) -> None:
@@ -240,6 +241,9 @@ class AnnotationController(QObject):
         the annotator has moved to another image meanwhile; show it if it is the latest request."""
         predicted = [float(v) for v in result.decoded.predicted_iou]
         chosen = 0 if self.options.default_output == "first" else int(np.argmax(predicted))
+        if self.current is not None and result.request.image_id == self.current.image_id \
+                and result.request.serial == self.latest_serial:
+            self.mask_ready.emit(result.decoded.masks[chosen])  # the annotator sees it first, then we record
         index = self.session.record_timestep(result.request.image_id, result.request.prompts, result.decoded.masks,
                                              predicted, result.ious, result.dices, chosen, result.seconds,
                                              model=result.model, device=result.device)

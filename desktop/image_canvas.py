@@ -95,6 +95,11 @@ class ImageCanvas(QGraphicsView):
             return
         self._mask_item.setPixmap(QPixmap.fromImage(mask_to_qimage(mask, MASK_COLOUR, self.mask_alpha, self.outline)))
 
+    @property
+    def mask(self) -> np.ndarray | None:
+        """The (H, W) bool mask on show, or None."""
+        return self._mask
+
     def set_overlay_style(self, alpha: int | None = None, outline: bool | None = None) -> None:
         """Mask fill opacity 0–255 and outline on/off; repaints the current mask."""
         self.mask_alpha = self.mask_alpha if alpha is None else int(alpha)

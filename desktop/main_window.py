@@ -239,6 +239,7 @@ class MainWindow(QMainWindow):
         c.image_opened.connect(self._on_image_opened)
         c.prompts_changed.connect(self._on_prompts_changed)
         c.result_changed.connect(self._on_result_changed)
+        c.mask_ready.connect(self._paint_mask_now)
         c.row_changed.connect(self._refresh_row)
         c.message.connect(self._show_message)
         c.model_changed.connect(self._on_model_changed)
@@ -289,13 +290,21 @@ class MainWindow(QMainWindow):
             self.round_label.setText(f"Round {record.round + 1} · {len(prompts)} points · "
                                      f"{len(record.timesteps)} timesteps")
 
+    def _paint_mask_now(self, mask) -> None:
+        """A fresh answer: paint its mask at once (before the session records it)."""
+        if not self.replay.active:
+            self.canvas.set_mask(mask)
+            self.canvas.viewport().repaint()
+
     def _on_result_changed(self) -> None:
-        """Paint the mask and its scores now; the slower views follow on the next event-loop turn."""
+        """Show the mask and its scores now; the slower views follow on the next event-loop turn."""
         if self.replay.active:
             return
         c = self.controller
         shown = c.shown
-        self.canvas.set_mask(None if shown is None else c.shown_masks[shown.chosen])
+        mask = None if shown is None else c.shown_masks[shown.chosen]
+        if mask is not self.canvas.mask:
+            self.canvas.set_mask(mask)
         self._update_scores()
         self._secondary.start(0)
 

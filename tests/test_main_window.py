@@ -77,6 +77,7 @@ def test_clicks_give_the_same_mask_and_iou_as_core(qtbot, window, engine):
     shown = controller.shown
     assert shown.chosen == 0 and shown.iou == pytest.approx(iou(expected.masks[0], truth))
     assert f"IoU {shown.iou:.3f}" in window.score_label.text()
+    np.testing.assert_array_equal(window.canvas.mask, controller.shown_masks[0])  # what the annotator sees
     np.testing.assert_allclose(shown.predicted_ious, expected.predicted_iou, rtol=1e-6)
 
     click(qtbot, window, 3, 3, RIGHT)
