@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from core.io.event_log import EventLogError
+    from core.io.folder_lock import FolderLockedError
     from core.prompting.protocol import ProtocolRules
     from core.prompting.session import AnnotationSession
     from core.prompting.study import StudyImageError
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         images = build_study(args)
         session = AnnotationSession.open(output / "session", args.annotator, device=args.device, mode=args.protocol)
-    except (StudyImageError, EventLogError, OSError) as error:
+    except (StudyImageError, EventLogError, FolderLockedError, OSError) as error:
         QMessageBox.critical(None, "PointPrompt Studio cannot start", str(error))
         print(error, file=sys.stderr)
         return 2

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.io.event_log import EventLogError
+from core.io.folder_lock import FolderLockedError
 from core.prompting.session import AnnotationSession, MissingMaskError
 from core.prompting.study import StudyImage, StudyImageError, study_from_folder, study_from_image_datasets
 from desktop.annotation_controller import AnnotationController, ControllerOptions
@@ -458,7 +459,7 @@ class MainWindow(QMainWindow):
         try:
             session = AnnotationSession.open(output / "session", annotator, device=self.device,
                                              mode="free" if self.options.protocol is None else "pointprompt")
-        except (OSError, EventLogError) as error:
+        except (OSError, EventLogError, FolderLockedError) as error:
             QMessageBox.warning(self, "Cannot open the session", str(error))
             return
         self.session.close_image()
@@ -490,7 +491,7 @@ class MainWindow(QMainWindow):
         if folder:
             try:
                 self.session.save_to(Path(folder))
-            except OSError as error:
+            except (OSError, FolderLockedError) as error:
                 QMessageBox.warning(self, "Cannot save", f"Cannot write to {folder}: {error}")
                 return
             self._show_message(f"Session saved to {folder}; new events go there.")

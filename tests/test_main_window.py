@@ -256,8 +256,8 @@ def test_switching_annotator_opens_their_own_session(qtbot, window, tmp_path):
     assert window.controller.record.timesteps == [] and window.controller.current.image_id == "ellipse/0"
     click(qtbot, window, 100, 100)
     wait_for_timesteps(qtbot, window, 1)
-    assert len(AnnotationSession.open(tmp_path / "session", "st1").records["ellipse/0"].timesteps) == 1
-    assert len(AnnotationSession.open(tmp_path / "other" / "session", "st2").records["ellipse/0"].timesteps) == 1
+    assert len(AnnotationSession.load(tmp_path / "session").records["ellipse/0"].timesteps) == 1
+    assert len(AnnotationSession.load(tmp_path / "other" / "session").records["ellipse/0"].timesteps) == 1
 
 
 def test_a_failing_disk_shows_a_banner_and_keeps_working(qtbot, window, monkeypatch, tmp_path):
@@ -272,7 +272,7 @@ def test_a_failing_disk_shows_a_banner_and_keeps_working(qtbot, window, monkeypa
     window.session.save_to(tmp_path / "rescued")
     window._update_banner()
     assert not window.write_banner.isVisibleTo(window)
-    assert len(AnnotationSession.open(tmp_path / "rescued", "st1").records["ellipse/0"].timesteps) == 1
+    assert len(AnnotationSession.load(tmp_path / "rescued").records["ellipse/0"].timesteps) == 1
 
 
 def test_zoom_pan_and_fit(qtbot, window):

@@ -72,7 +72,7 @@ def test_choose_changes_the_timestep_mask_and_replays(tmp_path, truth):
     decode_and_record(session, "a", truth)
     session.choose("a", 0, 1)
     assert session.records["a"].timesteps[0].chosen == 1
-    again = AnnotationSession.open(tmp_path, "st1")
+    again = AnnotationSession.load(tmp_path)
     assert again.records["a"].timesteps[0].chosen == 1
     assert np.array_equal(again.timestep_mask("a", 0), candidate_masks(PromptSet().added(10, 10, 1))[1])
 
@@ -98,7 +98,7 @@ def test_read_only_folder_keeps_everything_in_memory_and_saves_elsewhere(tmp_pat
     monkeypatch.undo()
     session.save_to(tmp_path / "elsewhere")
     assert session.write_error is None
-    copy = AnnotationSession.open(tmp_path / "elsewhere", "st1")
+    copy = AnnotationSession.load(tmp_path / "elsewhere")
     assert len(copy.records["a"].timesteps) == 1
     assert copy.timestep_mask("a", 0).any()
     assert len(read_events(folder / "events.jsonl")) == 2  # the old log stopped before the failure
@@ -117,7 +117,7 @@ def test_unwritable_log_is_reported_without_losing_events(tmp_path, truth, monke
     assert session.events[-1]["event"] == "edit" and len(session.records["a"].prompts) == 1
     monkeypatch.undo()
     session.save_to(tmp_path / "t")
-    assert len(AnnotationSession.open(tmp_path / "t", "st1").records["a"].prompts) == 1
+    assert len(AnnotationSession.load(tmp_path / "t").records["a"].prompts) == 1
 
 
 def test_an_unchanged_prompt_set_is_not_a_new_timestep(tmp_path, truth):
@@ -141,3 +141,27 @@ def test_a_missing_mask_file_is_named(tmp_path, truth):
     (tmp_path / session.records["a"].timesteps[0].mask_files[0]).unlink()
     with pytest.raises(MissingMaskError, match="0_0.png is missing"):
         session.timestep_mask("a", 0)
+
+
+def test_one_writer_per_folder(tmp_path, truth):
+    import subprocess
+    import sys
+
+    from core.io.folder_lock import FolderLockedError
+
+    session = AnnotationSession.open(tmp_path, "st1", clock=FakeClock())
+    session.open_image("a")
+    other_process = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.path.insert(0, '.'); from core.prompting.session import "
+         f"AnnotationSession; AnnotationSession.open({str(tmp_path)!r}, 'st2')"],
+        capture_output=True, text=True, cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    assert other_process.returncode != 0 and "FolderLockedError" in other_process.stderr
+    assert f"process {__import__('os').getpid()}" in other_process.stderr
+    reader = AnnotationSession.load(tmp_path)  # reading needs no lock
+    assert reader.current == "a" and reader.annotator == "st1"
+    with pytest.raises(RuntimeError, match="load"):
+        reader.open_image("b")
+    with pytest.raises(FolderLockedError):
+        AnnotationSession.open(tmp_path, "st1")  # a second writer in this process too
+    session.close()
+    AnnotationSession.open(tmp_path, "st1").close()

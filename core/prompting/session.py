@@ -35,6 +35,7 @@ import numpy as np
 
 from core.io.atomic import atomic_write, atomic_write_bytes
 from core.io.event_log import EventLog, drop_torn_tail, read_events
+from core.io.folder_lock import FolderLock
 from core.io.masks import encode_mask_png
 from core.prompting.prompt_set import PromptSet
 
@@ -129,6 +130,7 @@ class AnnotationSession:
         self.write_error: str | None = None
         self._log = EventLog(self.folder / EVENTS_FILE)
         self._unwritten_masks: dict[str, np.ndarray] = {}
+        self._lock: FolderLock | None = None  # held by a writing session (open), not by load
 
     # --- opening -------------------------------------------------------------------------
     @classmethod
@@ -142,6 +144,8 @@ class AnnotationSession:
         choice) differs from the PointPrompt collection protocol, and the log says so.
         """
         session = cls(Path(folder), annotator, clock)
+        session._lock = FolderLock(session.folder)
+        session._lock.acquire()  # FolderLockedError if another window writes this session
         drop_torn_tail(session.folder / EVENTS_FILE)  # new events must not continue a torn line
         previous = read_events(session.folder / EVENTS_FILE)
         for event in previous:
@@ -152,6 +156,20 @@ class AnnotationSession:
                              "reason": "resumed after the app stopped"})
         session._commit({"event": "session", "action": "resume" if previous else "start",
                          "annotator": annotator, "model": model, "device": device, "mode": mode})
+        return session
+
+    @classmethod
+    def load(cls, folder: str | Path) -> AnnotationSession:
+        """Read a session without taking it over (no lock, nothing written): for analysis and export.
+
+        Raises RuntimeError on any change.
+        """
+        session = cls(Path(folder), annotator="")
+        session.events = read_events(session.folder / EVENTS_FILE)
+        for event in session.events:
+            session._apply(event)
+        starts = [e for e in session.events if e["event"] == "session"]
+        session.annotator = starts[-1].get("annotator", "") if starts else ""
         return session
 
     @property
@@ -238,7 +256,10 @@ class AnnotationSession:
     def save_to(self, folder: str | Path) -> None:
         """Write the whole session (log and masks) to ``folder`` and continue there."""
         target = Path(folder)
-        target.mkdir(parents=True, exist_ok=True)
+        if self._lock is None:
+            raise RuntimeError("a session read with load() cannot be saved elsewhere; open it instead")
+        new_lock = FolderLock(target)
+        new_lock.acquire()
         for record in self.records.values():
             for timestep in record.timesteps:
                 for name in timestep.mask_files:
@@ -253,16 +274,19 @@ class AnnotationSession:
             self._log.close()
         except OSError:
             pass  # the old folder is the one failing; everything is now in ``target``
-        self.folder, self._log = target, EventLog(target / EVENTS_FILE)
+        self._lock.release()
+        self.folder, self._log, self._lock = target, EventLog(target / EVENTS_FILE), new_lock
         self._unwritten_masks.clear()
         self.write_error = None
 
     def close(self) -> None:
-        """fsync and close the log (the session can still be used; the log reopens on the next event)."""
+        """fsync and close the log and let go of the folder (another window may open it then)."""
         try:
             self._log.close()
         except OSError as error:
             self.write_error = f"Cannot write to {self._log.path}: {error}"
+        if self._lock is not None:
+            self._lock.release()
 
     # --- internals -----------------------------------------------------------------------
     def _current_or_fail(self) -> str:
@@ -281,6 +305,8 @@ class AnnotationSession:
         self._unwritten_masks[name] = mask.astype(bool)
 
     def _commit(self, event: dict) -> None:
+        if self._lock is None:
+            raise RuntimeError(f"{self.folder}: this session was read with load(); open() it to make changes")
         event = {"seq": len(self.events), "t": self.clock(), **event}
         if self.write_error is None:
             try:
