@@ -1,0 +1,105 @@
+"""The File menu's dialogs and actions, as a mixin of :class:`desktop.main_window.MainWindow`.
+
+Opening studies, checkpoints, devices, annotator/output folders, exporting and saving the
+session elsewhere. It uses the window's controller, session, worker and labels, and owns no
+state of its own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+
+from core.io.event_log import EventLogError
+from core.io.folder_lock import FolderLockedError
+from core.prompting.session import AnnotationSession, MissingMaskError
+from core.prompting.study import StudyImageError, study_from_folder, study_from_image_datasets
+
+
+class FileMenuActions:
+    """Mixed into MainWindow; every method is a File-menu entry or what one calls."""
+
+    def choose_image_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder of images")
+        if not folder:
+            return
+        masks = QFileDialog.getExistingDirectory(self, "Folder of ground-truth masks (Cancel: none)")
+        self._open_study(lambda: study_from_folder(folder, masks or None))
+
+    def choose_dataset(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "PointPrompt image dataset folder")
+        if folder:
+            self._open_study(lambda: study_from_image_datasets(folder))
+
+    def _open_study(self, build) -> None:
+        try:
+            images = build()
+        except StudyImageError as error:
+            QMessageBox.warning(self, "Cannot open the study", str(error))
+            return
+        self.set_study(images)
+
+    def choose_checkpoint(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open SAM checkpoint", "", "PyTorch checkpoints (*.pth *.pt)")
+        if path:
+            self.checkpoint, self.variant = Path(path), None
+            self.model_label.setText(f"Loading {path}…")
+            self.controller.load_model(self.checkpoint, None, self.device)
+
+    def set_device(self, device: str) -> None:
+        """Reload the current model on ``device`` (a failure keeps the model in use and says why)."""
+        self.device = device
+        self.model_label.setText(f"Loading the model on {device}…")
+        self.controller.load_model(self.checkpoint, self.variant, device)
+
+    def choose_annotator(self) -> None:
+        name, ok = QInputDialog.getText(self, "Annotator", "Annotator id (PointPrompt folder name):",
+                                        text=self.session.annotator)
+        if not ok or not name.strip():
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Output folder (session log and exports)", str(self.output))
+        if folder:
+            self.switch_session(name.strip(), Path(folder))
+
+    def switch_session(self, annotator: str, output: Path) -> None:
+        """Close this session and open (or resume) ``annotator``'s session in ``output``."""
+        try:
+            session = AnnotationSession.open(output / "session", annotator, device=self.device,
+                                             mode="free" if self.options.protocol is None else "pointprompt")
+        except (OSError, EventLogError, FolderLockedError) as error:
+            QMessageBox.warning(self, "Cannot open the session", str(error))
+            return
+        self.session.close_image()
+        self.session.close()
+        self.session, self.output = session, output
+        self.set_study(self.images)
+
+    def choose_export(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export PointPrompt results into", str(self.output / "export"))
+        if folder:
+            self.export_to(Path(folder))
+
+    def export_to(self, folder: Path) -> None:
+        try:
+            summary = self.controller.export(folder)
+        except MissingMaskError as error:
+            QMessageBox.warning(self, "Export failed", str(error))
+            return
+        except OSError as error:
+            QMessageBox.warning(self, "Export failed", f"Cannot write to {folder}: {error}. The session is "
+                                "unchanged; choose another folder.")
+            return
+        note = f" ({len(summary.skipped)} prompted images are not in this study and were left out)" \
+            if summary.skipped else ""
+        self._show_message(f"Exported {summary.timesteps} timesteps to {folder}{note}; table: {summary.csv_path.name}")
+
+    def choose_save_session(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Save the session (events and masks) into")
+        if folder:
+            try:
+                self.session.save_to(Path(folder))
+            except (OSError, FolderLockedError) as error:
+                QMessageBox.warning(self, "Cannot save", f"Cannot write to {folder}: {error}")
+                return
+            self._show_message(f"Session saved to {folder}; new events go there.")
