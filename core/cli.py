@@ -2,6 +2,11 @@
 
     pointprompt segment IMAGE --include 120,80 [--include X,Y ...] [--exclude X,Y ...]
                         [--truth MASK] [--checkpoint FILE] [--device auto] [--out mask.png]
+    pointprompt export SESSION_FOLDER (--dataset DIR [--category C] | --images DIR) --out DIR
+
+``export`` writes a session (the app's ``<output>/session`` folder, read without taking it
+over) in the PointPrompt "Prompting results" layout with the tidy CSV, as File → Export does;
+the study options must name the images the session was recorded on.
 
 Points are (x, y) in image pixels. Prints SAM's predicted IoU of each candidate mask and, with
 --truth, IoU and Dice against it; --out writes the first multimask output (PointPrompt's
@@ -54,6 +59,21 @@ def segment(args: argparse.Namespace) -> dict:
     return summary
 
 
+def export(args: argparse.Namespace) -> dict:
+    """Export a recorded session; return what was written."""
+    from core.prompting.export import export_session
+    from core.prompting.session import AnnotationSession
+    from core.prompting.study import study_from_folder, study_from_image_datasets
+
+    if not (args.session / "events.jsonl").is_file():
+        raise FileNotFoundError(f"{args.session / 'events.jsonl'} does not exist: give the app's <output>/session folder")
+    images = (study_from_folder(args.images, args.masks) if args.images
+              else study_from_image_datasets(args.dataset, args.category))
+    summary = export_session(AnnotationSession.load(args.session), images, args.out)
+    return {"folders": [str(f) for f in summary.folders], "csv": str(summary.csv_path),
+            "timesteps": summary.timesteps, "not_in_study": summary.skipped}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pointprompt", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -65,10 +85,23 @@ def main(argv: list[str] | None = None) -> int:
     seg.add_argument("--checkpoint", type=Path, default=None, help="default: the shipped tiny SAM")
     seg.add_argument("--device", default="auto")
     seg.add_argument("--out", type=Path, default=None, help="write the first candidate mask as PNG")
+    exp = commands.add_parser("export", help="write a recorded session in the PointPrompt results layout")
+    exp.add_argument("session", type=Path, help="the app's <output>/session folder")
+    source = exp.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dataset", type=Path, help="PointPrompt 'Image datasets' folder the session used")
+    source.add_argument("--images", type=Path, help="folder of images the session used")
+    exp.add_argument("--category", action="append", help="with --dataset: only these categories")
+    exp.add_argument("--masks", type=Path, help="with --images: ground-truth masks by file stem")
+    exp.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
+    from core.io.event_log import EventLogError
+    from core.prompting.session import MissingMaskError
+    from core.prompting.study import StudyImageError
+
     try:
-        print(json.dumps(segment(args), indent=1))
-    except (ImageReadError, MaskSizeError, CheckpointError, DeviceError, PromptError, OSError) as error:
+        print(json.dumps(segment(args) if args.command == "segment" else export(args), indent=1))
+    except (ImageReadError, MaskSizeError, CheckpointError, DeviceError, PromptError, StudyImageError,
+            EventLogError, MissingMaskError, OSError) as error:
         print(f"pointprompt: {error}", file=sys.stderr)
         return 2
     return 0

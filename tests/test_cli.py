@@ -40,3 +40,21 @@ def test_bad_input_is_one_clear_line(tmp_path, capsys):
     assert "outside the 30×20 image" in capsys.readouterr().err
     assert main(["segment", str(tmp_path / "missing.png"), "--include", "1,1"]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_export_writes_a_recorded_session(tmp_path, capsys):
+    from core.io.image_datasets import write_category
+    from core.io.pointprompt_results import read_annotator_results
+    from tests.session_helpers import scripted_session
+
+    truth = np.zeros((24, 32), bool)
+    truth[5:18, 6:22] = True
+    image = np.zeros((24, 32, 3), np.uint8)
+    write_category(tmp_path / "data", "shapes", [image, image], [truth, truth])
+    scripted_session(tmp_path / "session", truth)  # still open: export only reads it
+    code = main(["export", str(tmp_path / "session"), "--dataset", str(tmp_path / "data"), "--out", str(tmp_path / "x")])
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["timesteps"] == 8
+    assert sorted(read_annotator_results(tmp_path / "x", "shapes", "st1")) == [0, 1]
+    assert main(["export", str(tmp_path / "nothing"), "--dataset", str(tmp_path / "data"), "--out", "y"]) == 2
+    assert "events.jsonl does not exist" in capsys.readouterr().err
