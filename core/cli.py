@@ -4,7 +4,7 @@
                         [--truth MASK] [--checkpoint FILE] [--device auto] [--out mask.png]
     pointprompt export SESSION_FOLDER (--dataset DIR [--category C] | --images DIR) --out DIR
 
-``export`` writes a session (the app's ``<output>/session`` folder, read without taking it
+``export`` writes a session (the app's ``<output>/sessions/<annotator>`` folder, read without taking it
 over) in the PointPrompt "Prompting results" layout with the tidy CSV, as File → Export does;
 the study options must name the images the session was recorded on.
 
@@ -66,7 +66,7 @@ def export(args: argparse.Namespace) -> dict:
     from core.prompting.study import study_from_folder, study_from_image_datasets
 
     if not (args.session / "events.jsonl").is_file():
-        raise FileNotFoundError(f"{args.session / 'events.jsonl'} does not exist: give the app's <output>/session folder")
+        raise FileNotFoundError(f"{args.session / 'events.jsonl'} does not exist: give the app's <output>/sessions/<annotator> folder")
     images = (study_from_folder(args.images, args.masks) if args.images
               else study_from_image_datasets(args.dataset, args.category))
     summary = export_session(AnnotationSession.load(args.session), images, args.out)
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     seg.add_argument("--device", default="auto")
     seg.add_argument("--out", type=Path, default=None, help="write the first candidate mask as PNG")
     exp = commands.add_parser("export", help="write a recorded session in the PointPrompt results layout")
-    exp.add_argument("session", type=Path, help="the app's <output>/session folder")
+    exp.add_argument("session", type=Path, help="the app's <output>/sessions/<annotator> folder")
     source = exp.add_mutually_exclusive_group(required=True)
     source.add_argument("--dataset", type=Path, help="PointPrompt 'Image datasets' folder the session used")
     source.add_argument("--images", type=Path, help="folder of images the session used")

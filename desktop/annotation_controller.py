@@ -239,20 +239,26 @@ class AnnotationController(QObject):
     def _on_decoded(self, result: DecodeResult) -> None:
         """Record the answer if its prompt set is still the image's (the session checks), even if
         the annotator has moved to another image meanwhile; show it if it is the latest request."""
+        if self.session.closed:
+            return  # an answer that arrived after this session was closed (another one is open)
+        request = result.request
+        latest = self.current is not None and request.image_id == self.current.image_id \
+            and request.serial == self.latest_serial
         predicted = [float(v) for v in result.decoded.predicted_iou]
         chosen = 0 if self.options.default_output == "first" else int(np.argmax(predicted))
-        if self.current is not None and result.request.image_id == self.current.image_id \
-                and result.request.serial == self.latest_serial:
+        if latest:
             self.mask_ready.emit(result.decoded.masks[chosen])  # the annotator sees it first, then we record
-        index = self.session.record_timestep(result.request.image_id, result.request.prompts, result.decoded.masks,
+        index = self.session.record_timestep(request.image_id, request.prompts, result.decoded.masks,
                                              predicted, result.ious, result.dices, chosen, result.seconds,
                                              model=result.model, device=result.device)
+        if index is None and latest and self.session.repeats_last_timestep(request.image_id, request.prompts,
+                                                                              result.model):
+            index = len(self.record.timesteps) - 1  # the same answer again: show the timestep that has it
         if index is None:
             return
-        image_id = result.request.image_id
-        if self.current is None or image_id != self.current.image_id or result.request.serial != self.latest_serial:
-            if image_id in self.rows:
-                self.row_changed.emit(self.rows[image_id])
+        if not latest:
+            if request.image_id in self.rows:
+                self.row_changed.emit(self.rows[request.image_id])
             return
         self.shown_timestep, self.shown_masks = index, result.decoded.masks
         if self.session.write_error:

@@ -29,8 +29,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="insist on this variant (it is detected from the file otherwise)")
     parser.add_argument("--device", help="auto (CUDA, then MPS, then CPU), cuda, cuda:1, mps or cpu")
     parser.add_argument("--annotator", help="annotator id, used as the PointPrompt folder name (default st1)")
-    parser.add_argument("--output", type=Path, help="folder for the session log and exports "
-                        "(default ~/PointPrompt Studio/<annotator>)")
+    parser.add_argument("--output", type=Path, help="folder for the session logs (sessions/<annotator>/) and "
+                        "exports (default ~/PointPrompt Studio)")
     parser.add_argument("--seed", type=int, default=None, help="show the images in a random order fixed by this seed")
     parser.add_argument("--blind", action="store_true", help="hide ground-truth scores from the annotator")
     parser.add_argument("--best-candidate", action="store_true",
@@ -105,17 +105,18 @@ def main(argv: list[str] | None = None) -> int:
     from core.io.event_log import EventLogError
     from core.io.folder_lock import FolderLockedError
     from core.prompting.protocol import ProtocolRules
-    from core.prompting.session import AnnotationSession
+    from core.prompting.session import AnnotationSession, session_folder
     from core.prompting.study import StudyImageError
     from desktop.annotation_controller import ControllerOptions
     from desktop.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     args = merge_with_remembered(args, settings())
-    output = args.output or Path.home() / "PointPrompt Studio" / args.annotator
+    output = args.output or Path.home() / "PointPrompt Studio"
     try:
         images = build_study(args)
-        session = AnnotationSession.open(output / "session", args.annotator, device=args.device, mode=args.protocol)
+        session = AnnotationSession.open(session_folder(output, args.annotator), args.annotator, device=args.device,
+                                         mode=args.protocol)
     except (StudyImageError, EventLogError, FolderLockedError, OSError) as error:
         QMessageBox.critical(None, "PointPrompt Studio cannot start", str(error))
         print(error, file=sys.stderr)

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from core.io.event_log import EventLogError
 from core.io.folder_lock import FolderLockedError
-from core.prompting.session import AnnotationSession, MissingMaskError
+from core.prompting.session import AnnotationSession, MissingMaskError, session_folder
 from core.prompting.study import StudyImageError, study_from_folder, study_from_image_datasets
 
 
@@ -64,8 +64,12 @@ class FileMenuActions:
 
     def switch_session(self, annotator: str, output: Path) -> None:
         """Close this session and open (or resume) ``annotator``'s session in ``output``."""
+        folder = session_folder(output, annotator)
+        if folder.resolve() == self.session.folder.resolve():
+            self._show_message(f"{annotator}'s session in {output} is already open.")
+            return
         try:
-            session = AnnotationSession.open(output / "session", annotator, device=self.device,
+            session = AnnotationSession.open(folder, annotator, device=self.device,
                                              mode="free" if self.options.protocol is None else "pointprompt")
         except (OSError, EventLogError, FolderLockedError) as error:
             QMessageBox.warning(self, "Cannot open the session", str(error))
@@ -99,7 +103,7 @@ class FileMenuActions:
         if folder:
             try:
                 self.session.save_to(Path(folder))
-            except (OSError, FolderLockedError) as error:
+            except (OSError, ValueError, FolderLockedError) as error:
                 QMessageBox.warning(self, "Cannot save", f"Cannot write to {folder}: {error}")
                 return
             self._show_message(f"Session saved to {folder}; new events go there.")

@@ -6,6 +6,7 @@ the controller, and every user action goes to the controller.
 
 from __future__ import annotations
 
+import gc
 import time
 from pathlib import Path
 
@@ -88,6 +89,9 @@ class MainWindow(FileMenuActions, QMainWindow):
         self._clock = QTimer(self)
         self._clock.timeout.connect(self._refresh_current_row)
         self._clock.start(1000)
+        self._collector = QTimer(self)  # see _collect
+        self._collector.timeout.connect(self._collect)
+        self._collector.start(30_000)
         self.set_study(images)
         self.worker.load_model(checkpoint, variant, device)
 
@@ -253,6 +257,7 @@ class MainWindow(FileMenuActions, QMainWindow):
     def _detach(self, controller: AnnotationController) -> None:
         controller.detach()
         controller.deleteLater()
+        QTimer.singleShot(0, gc.collect)  # dead Qt objects go on this thread, never on the worker's (see _collect)
 
     # --- repainting ----------------------------------------------------------------------
     def _on_image_opened(self) -> None:
@@ -374,6 +379,14 @@ class MainWindow(FileMenuActions, QMainWindow):
     def _refresh_current_row(self) -> None:
         if self.controller is not None and self.controller.index >= 0:
             self._refresh_row(self.controller.index)
+
+    @staticmethod
+    def _collect() -> None:
+        """Run Python's cyclic garbage collector on the UI thread. Unreachable Qt objects in
+        reference cycles (a replaced controller, a lambda holding a widget) would otherwise be
+        destroyed by whichever thread triggers a collection, possibly the model thread, where
+        destroying a QObject deadlocked PySide6 6.11 in our tests."""
+        gc.collect()
 
     def _on_prefetch_progress(self, done: int, total: int) -> None:
         running = done < total

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -21,6 +22,14 @@ def private_cache(tmp_path_factory, monkeypatch):
     """Every test gets its own embedding cache and settings folders, never the user's."""
     monkeypatch.setenv("POINTPROMPT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("POINTPROMPT_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
+
+
+@pytest.fixture(autouse=True)
+def collect_garbage_on_the_main_thread():
+    """Collect each test's dead windows here, on the main thread. Left to the cyclic GC they may be
+    collected from a model worker thread, and a Qt object destroyed there deadlocked (PySide6 6.11)."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture

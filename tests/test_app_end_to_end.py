@@ -22,7 +22,7 @@ def test_app_starts_on_the_embedded_default_clicks_and_saves_a_screenshot(tmp_pa
     with Image.open(shot) as image:
         assert image.width >= 800 and image.height >= 500
     assert len(list((tmp_path / "cache" / "embeddings").glob("*.npz"))) >= 1
-    session = AnnotationSession.load(tmp_path / "out" / "session")
+    session = AnnotationSession.load(tmp_path / "out" / "sessions" / "st1")
     record = session.records["bar/0"]
     assert len(record.timesteps) == 2 and record.timesteps[0].model.startswith("tiny-")
     assert record.seconds > 0

@@ -47,3 +47,37 @@ def test_a_torn_tail_is_cut_so_new_events_start_on_their_own_line(tmp_path):
     resumed.close()
     again = AnnotationSession.open(tmp_path, "st1")  # must not raise EventLogError
     assert [e["event"] for e in again.events] == ["session", "open", "close", "session", "session"]
+
+
+def test_a_complete_last_event_without_newline_is_kept(tmp_path):
+    from core.io.event_log import drop_torn_tail
+
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"seq": 0}\n{"seq": 1}')
+    assert [e["seq"] for e in read_events(path)] == [0, 1]
+    assert drop_torn_tail(path)
+    EventLog(path).append({"seq": 2})
+    assert [e["seq"] for e in read_events(path)] == [0, 1, 2]
+
+
+def test_a_background_fsync_failure_is_raised_by_the_next_append(tmp_path, monkeypatch):
+    import os
+    import time
+
+    import pytest as _pytest
+
+    log = EventLog(tmp_path / "events.jsonl")
+    real_fsync = os.fsync
+
+    def failing_fsync(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    log.append({"seq": 0})
+    deadline = time.monotonic() + 5
+    while log._sync_error is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with _pytest.raises(OSError, match="Input/output"):
+        log.append({"seq": 1})
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    log.close()

@@ -252,12 +252,12 @@ def test_switching_annotator_opens_their_own_session(qtbot, window, tmp_path):
     click(qtbot, window, 160, 120)
     wait_for_timesteps(qtbot, window, 1)
     window.switch_session("st2", tmp_path / "other")
-    assert window.session.annotator == "st2" and window.session.folder == tmp_path / "other" / "session"
+    assert window.session.annotator == "st2" and window.session.folder == tmp_path / "other" / "sessions" / "st2"
     assert window.controller.record.timesteps == [] and window.controller.current.image_id == "ellipse/0"
     click(qtbot, window, 100, 100)
     wait_for_timesteps(qtbot, window, 1)
     assert len(AnnotationSession.load(tmp_path / "session").records["ellipse/0"].timesteps) == 1
-    assert len(AnnotationSession.load(tmp_path / "other" / "session").records["ellipse/0"].timesteps) == 1
+    assert len(AnnotationSession.load(tmp_path / "other" / "sessions" / "st2").records["ellipse/0"].timesteps) == 1
 
 
 def test_a_failing_disk_shows_a_banner_and_keeps_working(qtbot, window, monkeypatch, tmp_path):
@@ -362,3 +362,13 @@ def test_prefetching_a_long_list_does_not_recurse(qtbot, window, tmp_path):
     with qtbot.waitSignal(window.worker.prefetch_progress, timeout=60_000,
                           check_params_cb=lambda done, total: done == total == 1500):
         window.worker.prefetch(images)
+
+
+def test_going_back_before_the_answer_shows_the_timestep(qtbot, window):
+    c = window.controller
+    c.add_point(160, 120, 1)
+    c.step(1)
+    c.step(-1)  # back on ellipse/0 before (or after) the first answer: its points are decoded again
+    qtbot.waitUntil(lambda: c.shown is not None, timeout=30_000)
+    assert len(c.record.timesteps) == 1 and c.shown_timestep == 0
+    assert c.shown.prompts == c.prompts

@@ -165,3 +165,27 @@ def test_one_writer_per_folder(tmp_path, truth):
         AnnotationSession.open(tmp_path, "st1")  # a second writer in this process too
     session.close()
     AnnotationSession.open(tmp_path, "st1").close()
+
+
+def test_a_closed_session_records_nothing(tmp_path, truth):
+    session = AnnotationSession.open(tmp_path, "st1", clock=FakeClock())
+    session.open_image("a")
+    session.edit("add", PromptSet().added(10, 10, 1))
+    session.close()
+    assert decode_and_record(session, "a", truth) is None  # a late answer after closing
+    with pytest.raises(RuntimeError, match="closed"):
+        session.edit("add", PromptSet())
+
+
+def test_a_repeat_is_recorded_again_when_its_masks_are_gone_or_the_model_changed(tmp_path, truth):
+    session = AnnotationSession.open(tmp_path, "st1", clock=FakeClock())
+    session.open_image("a")
+    prompts = PromptSet().added(10, 10, 1)
+    session.edit("add", prompts)
+    decode_and_record(session, "a", truth)
+    assert session.repeats_last_timestep("a", prompts, "tiny_sam:abc")
+    assert not session.repeats_last_timestep("a", prompts, "vit_b-123")  # another model: a new prediction
+    for name in session.records["a"].timesteps[0].mask_files:
+        (tmp_path / name).unlink()
+    assert decode_and_record(session, "a", truth) == 1  # the masks were lost: record them afresh
+    assert session.timestep_mask("a", 1).any()

@@ -33,11 +33,15 @@ class EventLog:
         self._dirty = threading.Event()
         self._syncer: threading.Thread | None = None
         self._closed = False
+        self._sync_error: OSError | None = None  # found by the background fsync, raised on the next call
 
     def append(self, event: dict) -> None:
         """Write ``event`` as one line and flush it; raises OSError (disk full, read-only) unchanged."""
         data = (json.dumps(event, separators=(",", ":"), allow_nan=True) + "\n").encode("utf-8")
         with self._lock:
+            if self._sync_error is not None:  # the disk refused an earlier fsync (Linux reports it once)
+                error, self._sync_error = self._sync_error, None
+                raise error
             if self._fd is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
@@ -59,8 +63,8 @@ class EventLog:
     def close(self) -> None:
         """fsync and close the file (the descriptor is closed even if the fsync fails, and the
         error is raised after); a later append reopens it."""
-        error = None
         with self._lock:
+            error, self._sync_error = self._sync_error, None
             if self._fd is not None:
                 try:
                     os.fsync(self._fd)
@@ -88,23 +92,35 @@ class EventLog:
                 continue
             try:
                 os.fsync(descriptor)
-            except OSError:
-                pass  # a later append or close reports a failing disk to the caller
+            except OSError as failure:
+                with self._lock:
+                    self._sync_error = failure  # the next append or close raises it
             finally:
                 os.close(descriptor)
 
 
 def drop_torn_tail(path: str | os.PathLike) -> bool:
-    """Cut a last line left without its newline by a crash mid-write, so that new events start on
-    a line of their own. Returns True if something was cut. (The torn event never took effect.)"""
+    """Mend a last line left without its newline by a crash mid-write, so that new events start
+    on a line of their own: a torn event is cut (it never took effect), a complete one only gets
+    its newline (:func:`read_events` counts it). Returns True if the file was changed."""
     path = Path(path)
     if not path.exists():
         return False
     data = path.read_bytes()
     if not data or data.endswith(b"\n"):
         return False
+    tail = data[data.rfind(b"\n") + 1:]
+    try:
+        json.loads(tail)
+        complete = True  # only the newline was lost: keep the event, as read_events does
+    except json.JSONDecodeError:
+        complete = False
     with open(path, "r+b") as handle:
-        handle.truncate(data.rfind(b"\n") + 1)
+        if complete:
+            handle.seek(0, os.SEEK_END)
+            handle.write(b"\n")
+        else:
+            handle.truncate(len(data) - len(tail))
         handle.flush()
         os.fsync(handle.fileno())
     return True

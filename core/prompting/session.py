@@ -42,6 +42,12 @@ from core.prompting.prompt_set import PromptSet
 EVENTS_FILE = "events.jsonl"
 
 
+def session_folder(output: str | Path, annotator: str) -> Path:
+    """Where an annotator's session lives under an output folder: ``<output>/sessions/<annotator>``
+    (annotators sharing an output folder keep separate logs)."""
+    return Path(output) / "sessions" / annotator
+
+
 class MissingMaskError(FileNotFoundError):
     """A timestep's mask file is gone (deleted, or lost in a power cut); the message names it."""
 EDIT_ACTIONS = ("add", "remove", "move", "undo", "redo", "clear")
@@ -131,6 +137,7 @@ class AnnotationSession:
         self._log = EventLog(self.folder / EVENTS_FILE)
         self._unwritten_masks: dict[str, np.ndarray] = {}
         self._lock: FolderLock | None = None  # held by a writing session (open), not by load
+        self.closed = False
 
     # --- opening -------------------------------------------------------------------------
     @classmethod
@@ -211,13 +218,13 @@ class AnnotationSession:
 
         masks: (M, H, W) bool candidates; the other lists have M entries. Returns None (and
         records nothing) when the answer is stale (the image's prompt set has changed since) or
-        repeats the last timestep's prompt set in the same round (no change, no new timestep).
+        repeats the last timestep (same prompt set, round and model, its masks still there: no
+        change, so no new timestep; see :meth:`repeats_last_timestep`).
         """
         record = self.record(image_id)
-        if prompts != record.prompts or not prompts:
+        if self.closed or prompts != record.prompts or not prompts:
             return None
-        last = record.timesteps[-1] if record.timesteps else None
-        if last is not None and last.prompts == prompts and last.round == record.round:
+        if self.repeats_last_timestep(image_id, prompts, model):
             return None
         index = len(record.timesteps)
         folder = f"masks/{image_folder_key(image_id)}"
@@ -231,6 +238,14 @@ class AnnotationSession:
                       "dices": [None if v is None else float(v) for v in dices],
                       "latency_ms": round(1000 * latency_s, 3), "masks": files, "model": model, "device": device})
         return index
+
+    def repeats_last_timestep(self, image_id: str, prompts: PromptSet, model: str) -> bool:
+        """True when the image's last timestep already holds SAM's answer for ``prompts`` in the
+        current round from the same model, with its masks available (a late duplicate answer)."""
+        record = self.record(image_id)
+        last = record.timesteps[-1] if record.timesteps else None
+        return (last is not None and last.prompts == prompts and last.round == record.round and last.model == model
+                and all(name in self._unwritten_masks or (self.folder / name).is_file() for name in last.mask_files))
 
     def choose(self, image_id: str, index: int, chosen: int) -> None:
         """The annotator picked candidate ``chosen`` for timestep ``index`` of ``image_id``."""
@@ -258,6 +273,8 @@ class AnnotationSession:
         target = Path(folder)
         if self._lock is None:
             raise RuntimeError("a session read with load() cannot be saved elsewhere; open it instead")
+        if target.resolve() == self.folder.resolve():
+            raise ValueError(f"{target} is this session's own folder: choose another one")
         new_lock = FolderLock(target)
         new_lock.acquire()
         for record in self.records.values():
@@ -280,13 +297,15 @@ class AnnotationSession:
         self.write_error = None
 
     def close(self) -> None:
-        """fsync and close the log and let go of the folder (another window may open it then)."""
+        """fsync and close the log and let go of the folder (another window may open it then).
+        A closed session records nothing more."""
         try:
             self._log.close()
         except OSError as error:
             self.write_error = f"Cannot write to {self._log.path}: {error}"
         if self._lock is not None:
             self._lock.release()
+        self.closed = True
 
     # --- internals -----------------------------------------------------------------------
     def _current_or_fail(self) -> str:
@@ -305,8 +324,9 @@ class AnnotationSession:
         self._unwritten_masks[name] = mask.astype(bool)
 
     def _commit(self, event: dict) -> None:
-        if self._lock is None:
-            raise RuntimeError(f"{self.folder}: this session was read with load(); open() it to make changes")
+        if self._lock is None or self.closed:
+            raise RuntimeError(f"{self.folder}: this session is closed or was read with load(); open() it to "
+                               "make changes")
         event = {"seq": len(self.events), "t": self.clock(), **event}
         if self.write_error is None:
             try:
