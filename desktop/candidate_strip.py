@@ -55,7 +55,7 @@ class CandidateStrip(QWidget):
             button.setIcon(QIcon(QPixmap.fromImage(rgb_to_qimage(thumbnail(image, masks[k])))) if present else QIcon())
             button.setText(captions[k] if present else f"#{k + 1}")
             button.setToolTip(tooltips[k] if present else "")
-        if chosen is not None and present_any(masks):
+        if chosen is not None and masks is not None and len(masks):
             self.buttons[chosen].setChecked(True)
         else:
             self.group.setExclusive(False)
@@ -63,6 +63,3 @@ class CandidateStrip(QWidget):
                 button.setChecked(False)
             self.group.setExclusive(True)
 
-
-def present_any(masks: np.ndarray | None) -> bool:
-    return masks is not None and len(masks) > 0

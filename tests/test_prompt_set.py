@@ -27,14 +27,6 @@ def test_per_label_sets_are_int_xy_and_counts():
     assert prompts.counts == (2, 1)
 
 
-def test_nearest_within_radius():
-    prompts = PromptSet().added(10, 10, 1).added(50, 50, 0)
-    assert prompts.nearest(12, 11, 5) == 0
-    assert prompts.nearest(48, 52, 5) == 1
-    assert prompts.nearest(30, 30, 5) is None
-    assert PromptSet().nearest(0, 0, 5) is None
-
-
 def test_json_round_trip_and_bad_label():
     prompts = PromptSet().added(1, 2, 1).added(3, 4, 0)
     assert PromptSet.from_json(prompts.to_json()) == prompts

@@ -44,14 +44,6 @@ class PromptSet:
         point = self.points[index]
         return PromptSet(self.points[:index] + (PromptPoint(int(x), int(y), point.label),) + self.points[index + 1:])
 
-    def nearest(self, x: float, y: float, radius: float) -> int | None:
-        """Index of the point closest to (x, y) within ``radius`` pixels, or None."""
-        if not self.points:
-            return None
-        distances = np.hypot(self.coords[:, 0] - x, self.coords[:, 1] - y)
-        index = int(distances.argmin())
-        return index if distances[index] <= radius else None
-
     @property
     def coords(self) -> np.ndarray:
         """(N, 2) float64 (x, y), the form SAM's predictor takes."""
