@@ -18,7 +18,8 @@ REMEMBERED = ("dataset", "images", "masks", "checkpoint", "device", "annotator",
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="pointprompt-studio", description=__doc__)
-    parser.add_argument("--demo", action="store_true", help="the demo dataset and the shipped tiny SAM")
+    parser.add_argument("--demo", action="store_true",
+                        help="the demo dataset and the shipped tiny SAM, ignoring remembered choices")
     parser.add_argument("--dataset", type=Path, help="a PointPrompt 'Image datasets' folder")
     parser.add_argument("--category", action="append", help="only this category of --dataset (repeatable)")
     parser.add_argument("--images", type=Path, help="a folder of images (instead of --dataset)")
@@ -61,14 +62,16 @@ def settings():
 def merge_with_remembered(args: argparse.Namespace, store) -> argparse.Namespace:
     """Fill choices not given on the command line from the last run, then remember this run's.
 
-    ``--demo`` means the demo dataset with the shipped tiny SAM, whatever was remembered.
+    ``--demo`` means the demo dataset with the shipped tiny SAM, whatever was remembered (a
+    ``--checkpoint`` or study given on the same command line still wins: ``make run ARGS=...``).
     """
     def remembered(key: str):
         value = store.value(key)
         return (Path(value) if key not in ("device", "annotator") else str(value)) if value else None
 
-    if args.demo:
-        args.dataset, args.images, args.masks, args.checkpoint = DEMO_DATASET, None, None, None
+    if args.demo:  # the demo study and, unless a checkpoint is given now, the tiny SAM
+        if not (args.dataset or args.images):
+            args.dataset = DEMO_DATASET
     elif not (args.dataset or args.images):
         args.dataset, args.images, args.masks = remembered("dataset"), remembered("images"), remembered("masks")
     if not args.demo and args.checkpoint is None:

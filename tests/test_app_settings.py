@@ -18,6 +18,9 @@ def test_last_choices_are_remembered_and_demo_overrides_them(tmp_path, qapp):
     demo = merge_with_remembered(parse_args(["--demo"]), settings())
     assert demo.dataset == DEMO_DATASET and demo.images is None and demo.checkpoint is None
     assert demo.annotator == "st7"  # who annotates is still remembered
+    given = merge_with_remembered(parse_args(["--demo", "--checkpoint", str(tmp_path / "vit_h.pth")]), settings())
+    assert given.dataset == DEMO_DATASET and given.checkpoint == tmp_path / "vit_h.pth"  # make run ARGS=...
+    merge_with_remembered(parse_args(["--demo"]), settings())
     after_demo = merge_with_remembered(parse_args([]), settings())
     assert after_demo.dataset == DEMO_DATASET and after_demo.checkpoint is None
 
