@@ -20,12 +20,11 @@ import json
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from core.io.atomic import atomic_write_bytes
 from core.io.images import ImageReadError, read_image
-from core.io.masks import MaskSizeError, read_mask
+from core.io.masks import MaskSizeError, encode_mask_png, read_mask
 from core.models.checkpoint import CheckpointError
 from core.models.device import DeviceError
 from core.models.sam_engine import PromptError, SamEngine
@@ -53,8 +52,7 @@ def segment(args: argparse.Namespace) -> dict:
         summary["iou"] = [round(iou(mask, truth), 4) for mask in decoded.masks]
         summary["dice"] = [round(dice(mask, truth), 4) for mask in decoded.masks]
     if args.out is not None:
-        ok, png = cv2.imencode(".png", decoded.masks[0].astype(np.uint8) * 255)
-        atomic_write_bytes(args.out, png.tobytes())
+        atomic_write_bytes(args.out, encode_mask_png(decoded.masks[0]))
         summary["written"] = str(args.out)
     return summary
 

@@ -64,9 +64,8 @@ class ScriptedAnnotator:
         self.edit("add", self.prompts.added(x, y, 1), x=x, y=y, label=1)
 
     def click_correction(self) -> None:
-        shown = self.session.record(self.image_id).timesteps[-1]
-        found = corrective_click(self.session.timestep_mask(self.image_id, len(
-            self.session.record(self.image_id).timesteps) - 1), self.truth) if shown else None
+        last = len(self.session.record(self.image_id).timesteps) - 1
+        found = corrective_click(self.session.timestep_mask(self.image_id, last), self.truth)
         if found is None:
             return
         (x, y), label = found
