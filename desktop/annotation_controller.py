@@ -66,7 +66,8 @@ class AnnotationController(QObject):
         self.load_error = ""
         self.shown_timestep: int | None = None
         self.shown_masks: np.ndarray | None = None  # (M, H, W) candidates of the shown timestep
-        self.latest_serial = 0
+        self.latest_serial = 0  # serial of the newest decode request for the open image (0: none)
+        self._answered_serial = 0  # serial of the newest answer shown
         self.embedded: set[str] = set()
         self.broken: dict[str, str] = {}
         self.model_description = ""
@@ -97,6 +98,11 @@ class AnnotationController(QObject):
     @property
     def shown(self) -> Timestep | None:
         return None if self.shown_timestep is None else self.record.timesteps[self.shown_timestep]
+
+    @property
+    def awaiting_answer(self) -> bool:
+        """True while the newest decode request for the open image has not been answered."""
+        return self.latest_serial != 0 and self.latest_serial != self._answered_serial
 
     @property
     def truth(self) -> np.ndarray | None:
@@ -247,6 +253,7 @@ class AnnotationController(QObject):
         predicted = [float(v) for v in result.decoded.predicted_iou]
         chosen = 0 if self.options.default_output == "first" else int(np.argmax(predicted))
         if latest:
+            self._answered_serial = request.serial
             self.mask_ready.emit(result.decoded.masks[chosen])  # the annotator sees it first, then we record
         index = self.session.record_timestep(request.image_id, request.prompts, result.decoded.masks,
                                              predicted, result.ious, result.dices, chosen, result.seconds,

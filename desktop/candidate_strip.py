@@ -14,12 +14,18 @@ THUMB_SIDE = 96
 
 
 def thumbnail(image: np.ndarray, mask: np.ndarray, side: int = THUMB_SIDE) -> np.ndarray:
-    """(H, W, 3) uint8 image with (H, W) bool mask tinted, scaled so the longest side is ``side``."""
-    tinted = image.astype(np.float32)
-    tinted[mask] = 0.45 * tinted[mask] + 0.55 * np.array(MASK_COLOUR, np.float32)
+    """(H, W, 3) uint8 image with (H, W) bool mask tinted, scaled so the longest side is ``side``.
+
+    Image and mask are shrunk first (area averaging; the mask becomes its coverage in [0, 1])
+    and tinted at thumbnail size, so the cost does not grow with the image (a 3000×2000 image
+    would otherwise cost ~0.1 s per candidate on the UI thread).
+    """
     scale = side / max(image.shape[:2])
     size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
-    return cv2.resize(tinted.astype(np.uint8), size, interpolation=cv2.INTER_AREA)
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    coverage = cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA)[..., None]
+    tinted = small + 0.55 * coverage * (np.array(MASK_COLOUR, np.float32) - small)
+    return np.clip(np.rint(tinted), 0, 255).astype(np.uint8)
 
 
 class CandidateStrip(QWidget):

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap, qRgba
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 
 INCLUSION_COLOUR = QColor(40, 220, 60)
@@ -31,14 +31,23 @@ def rgb_to_qimage(image: np.ndarray) -> QImage:
 
 
 def mask_to_qimage(mask: np.ndarray, colour: tuple[int, int, int], alpha: int, outline: bool) -> QImage:
-    """(H, W) bool → an ARGB QImage: ``colour`` at ``alpha`` inside, opaque on the outline if asked."""
+    """(H, W) bool → an 8-bit indexed QImage: ``colour`` at ``alpha`` inside, opaque yellow on
+    the outline if asked, transparent outside.
+
+    Indexed rather than RGBA: the pixels are one uint8 array computed with whole-array cv2 ops
+    (index 0 outside, 1 inside, 2 on the edge) and the colours live in the 3-entry table. Ten
+    times faster than filling an (H, W, 4) array through boolean indexing (0.13 vs 1.2 ms at
+    320×240, 11 vs 108 ms at 3000×2000), which matters because it runs on the UI thread.
+    """
     height, width = mask.shape
-    rgba = np.zeros((height, width, 4), np.uint8)
-    rgba[mask] = (*colour, alpha)
-    if outline:
-        edge = mask & ~cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-        rgba[edge] = (255, 255, 0, 255)
-    return QImage(rgba.data, width, height, 4 * width, QImage.Format.Format_RGBA8888).copy()
+    inside = mask.view(np.uint8) if mask.dtype == np.bool_ else (mask != 0).astype(np.uint8)
+    if outline:  # 2·m − erode(m): 2 on the edge, 1 in the interior, 0 outside
+        index = cv2.subtract(cv2.add(inside, inside), cv2.erode(inside, np.ones((3, 3), np.uint8)))
+    else:
+        index = np.ascontiguousarray(inside)
+    image = QImage(index.data, width, height, width, QImage.Format.Format_Indexed8)
+    image.setColorTable([qRgba(0, 0, 0, 0), qRgba(*colour, alpha), qRgba(255, 255, 0, 255)])
+    return image.copy()  # owns its pixels: ``index`` may go
 
 
 class ImageCanvas(QGraphicsView):
@@ -60,7 +69,8 @@ class ImageCanvas(QGraphicsView):
         self._mask_item.setZValue(1)
         self.scene().addItem(self._image_item)
         self.scene().addItem(self._mask_item)
-        self._markers: list = []
+        self._markers: list = []  # dot and number items, two per point
+        self._marker_keys: list[tuple | None] = []  # (x, y, label, radius) each marker pair shows
         self._points = np.zeros((0, 2))
         self._labels = np.zeros(0, np.int64)
         self._size = (0, 0)  # (H, W)
@@ -72,6 +82,9 @@ class ImageCanvas(QGraphicsView):
         self.outline = True
         self.left_label = 1
         self.editable = True
+        self._paint_hold = QTimer(self)  # see hold_paint
+        self._paint_hold.setSingleShot(True)
+        self._paint_hold.timeout.connect(self.release_paint)
 
     # --- content -------------------------------------------------------------------------
     def set_image(self, image: np.ndarray | None) -> None:
@@ -107,17 +120,27 @@ class ImageCanvas(QGraphicsView):
         self.set_mask(self._mask)
 
     def set_points(self, points: np.ndarray, labels: np.ndarray) -> None:
-        """Draw points (N, 2) (x, y) with labels (N,), numbered in order from 1."""
-        for item in self._markers:
-            self.scene().removeItem(item)
-        self._markers = []
+        """Draw points (N, 2) (x, y) with labels (N,), numbered in order from 1.
+
+        The leading markers whose point, label and size are unchanged are kept, so a click adds
+        one marker instead of rebuilding them all (each new number's first paint lays out its
+        glyphs: ~0.15 ms a point, on the path from a click to its mask).
+        """
         self._press = None  # a drag in progress refers to the old points: drop it
         self._points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         self._labels = np.asarray(labels)
         radius = max(3.0, 0.012 * max(self._size or (1, 1)))
+        keys = [(float(x), float(y), int(label), radius) for (x, y), label in zip(self._points, self._labels)]
+        keep = 0
+        while keep < min(len(keys), len(self._marker_keys)) and keys[keep] == self._marker_keys[keep]:
+            keep += 1
+        for item in self._markers[2 * keep:]:
+            self.scene().removeItem(item)
+        del self._markers[2 * keep:]
+        self._marker_keys = keys
         font = QFont()
         font.setPixelSize(max(6, int(radius * 2.2)))
-        for number, ((x, y), label) in enumerate(zip(self._points, self._labels), start=1):
+        for number, ((x, y), label) in enumerate(zip(self._points[keep:], self._labels[keep:]), start=keep + 1):
             colour = INCLUSION_COLOUR if label == 1 else EXCLUSION_COLOUR
             dot = self.scene().addEllipse(x + 0.5 - radius, y + 0.5 - radius, 2 * radius, 2 * radius,
                                           QPen(Qt.GlobalColor.white, radius / 3), QBrush(colour))
@@ -127,6 +150,27 @@ class ImageCanvas(QGraphicsView):
             for item in (dot, text):
                 item.setZValue(2)
                 self._markers.append(item)
+
+    def hold_paint(self, milliseconds: int) -> None:
+        """Paint nothing for up to ``milliseconds``, or until :meth:`release_paint`.
+
+        After a click the window holds the paint of the new point while SAM decodes, so that
+        the point and its mask appear in one frame: a fast model's answer (the tiny SAM's, in
+        ~20 ms) then arrives before any paint and the UI thread stays out of the decoder's way
+        (a repaint competes with it for the GIL and the two cores); a slow model's point is
+        painted at the deadline, before its mask. A hold already running is not extended, so
+        rapid clicks still see a paint at least every ``milliseconds``.
+        """
+        if self._paint_hold.isActive():
+            return
+        self.viewport().setUpdatesEnabled(False)
+        self._paint_hold.start(milliseconds)
+
+    def release_paint(self) -> None:
+        """End :meth:`hold_paint` (the held changes are painted on the next event-loop turn)."""
+        self._paint_hold.stop()
+        if not self.viewport().updatesEnabled():
+            self.viewport().setUpdatesEnabled(True)
 
     # --- zoom and pan --------------------------------------------------------------------
     def fit(self) -> None:
@@ -188,6 +232,7 @@ class ImageCanvas(QGraphicsView):
             self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
         elif self._press is not None and self._press[1] is not None:
             index = self._press[1]  # show the dragged point under the cursor
+            self._marker_keys[index] = None  # no longer where its key says: redraw it next time
             scene = self.mapToScene(pos)
             radius = max(3.0, 0.012 * max(self._size or (1, 1)))
             self._markers[2 * index].setRect(scene.x() - radius, scene.y() - radius, 2 * radius, 2 * radius)

@@ -37,6 +37,9 @@ from desktop.inference_worker import start_worker, stop_worker
 from desktop.iou_plot import IouPlot
 from desktop.replay_panel import ReplayPanel
 
+# A new point waits this long for its mask so that both appear in one frame (ImageCanvas.hold_paint);
+# well under the ~100 ms a click's feedback may take and still feel immediate.
+POINT_PAINT_HOLD_MS = 50
 HINT = "Left click: inclusion · right click (or Shift+left): exclusion · click a point: remove · drag: move"
 
 
@@ -284,8 +287,14 @@ class MainWindow(FileMenuActions, QMainWindow):
     def _on_prompts_changed(self) -> None:
         prompts = self.controller.prompts
         self.canvas.set_points(prompts.coords, prompts.labels)
-        self._update_round_label()
-        self._update_banner()
+        if self.controller.awaiting_answer:
+            # point, mask and labels in one frame unless SAM is slow; meanwhile the UI thread
+            # leaves the cores and the GIL to the decoder (relayouts cost ~1 ms)
+            self.canvas.hold_paint(POINT_PAINT_HOLD_MS)
+            self._secondary.start(POINT_PAINT_HOLD_MS)  # the answer restarts it at once
+        else:
+            self._update_round_label()
+            self._update_banner()
 
     def _update_round_label(self) -> None:
         prompts, record = self.controller.prompts, self.controller.record
@@ -297,6 +306,7 @@ class MainWindow(FileMenuActions, QMainWindow):
         """A fresh answer: paint its mask at once (before the session records it)."""
         if not self.replay.active:
             self.canvas.set_mask(mask)
+            self.canvas.release_paint()
             self.canvas.viewport().repaint()
 
     def _on_result_changed(self) -> None:

@@ -372,3 +372,13 @@ def test_going_back_before_the_answer_shows_the_timestep(qtbot, window):
     qtbot.waitUntil(lambda: c.shown is not None, timeout=30_000)
     assert len(c.record.timesteps) == 1 and c.shown_timestep == 0
     assert c.shown.prompts == c.prompts
+
+
+def test_a_point_and_its_mask_are_painted_together(qtbot, window):
+    click(qtbot, window, 100, 100)
+    assert window.controller.awaiting_answer
+    assert not window.canvas.viewport().updatesEnabled()  # the point waits for its mask (≤ 50 ms)
+    wait_for_timesteps(qtbot, window, 1)
+    assert not window.controller.awaiting_answer
+    assert window.canvas.viewport().updatesEnabled() and window.canvas.mask is not None
+    assert window.round_label.text().startswith("Round 1 · 1 points · 1 timesteps")

@@ -1,0 +1,102 @@
+"""The canvas and thumbnail drawing: overlay pixels, kept markers, held paints."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QColor, QImage
+
+from desktop.candidate_strip import thumbnail
+from desktop.image_canvas import MASK_COLOUR, ImageCanvas, mask_to_qimage
+
+
+def pixel(image: QImage, x: int, y: int) -> tuple[int, int, int, int]:
+    colour = QColor(image.pixelColor(x, y))
+    return colour.red(), colour.green(), colour.blue(), colour.alpha()
+
+
+def test_mask_overlay_fills_inside_outlines_the_edge_and_leaves_outside_clear():
+    mask = np.zeros((20, 30), bool)
+    mask[5:15, 8:20] = True  # rows 5..14, columns 8..19
+    image = mask_to_qimage(mask, MASK_COLOUR, 110, outline=True)
+    assert (image.width(), image.height()) == (30, 20)
+    assert pixel(image, 12, 10) == (*MASK_COLOUR, 110)  # interior
+    assert pixel(image, 8, 10) == (255, 255, 0, 255)  # left edge column
+    assert pixel(image, 12, 14) == (255, 255, 0, 255)  # bottom edge row
+    assert pixel(image, 2, 2)[3] == 0 and pixel(image, 20, 10)[3] == 0  # outside, just right of the edge
+    plain = mask_to_qimage(mask, MASK_COLOUR, 80, outline=False)
+    assert pixel(plain, 8, 10) == (*MASK_COLOUR, 80)
+
+
+def test_mask_overlay_accepts_a_non_contiguous_view():
+    mask = np.zeros((40, 60), bool)
+    mask[10:30, 20:50] = True
+    view = mask[::2, ::2]  # (20, 30), strided
+    image = mask_to_qimage(view, MASK_COLOUR, 110, outline=True)
+    assert pixel(image, 17, 10) == (*MASK_COLOUR, 110) and pixel(image, 2, 2)[3] == 0
+
+
+def test_thumbnail_tints_the_mask_only_and_keeps_the_aspect_ratio():
+    image = np.full((300, 600, 3), 200, np.uint8)
+    mask = np.zeros((300, 600), bool)
+    mask[:, :300] = True
+    small = thumbnail(image, mask, side=96)
+    assert small.shape == (48, 96, 3) and small.dtype == np.uint8
+    expected = np.rint(200 + 0.55 * (np.array(MASK_COLOUR) - 200))
+    assert np.abs(small[24, 10].astype(int) - expected).max() <= 1  # inside: tinted towards the mask colour
+    assert np.array_equal(small[24, 90], [200, 200, 200])  # outside: untouched
+
+
+def test_adding_a_point_keeps_the_earlier_markers(qtbot):
+    canvas = ImageCanvas()
+    qtbot.addWidget(canvas)
+    canvas.set_image(np.zeros((100, 120, 3), np.uint8))
+    canvas.set_points(np.array([[10, 10], [50, 60]]), np.array([1, 0]))
+    first = list(canvas._markers)
+    canvas.set_points(np.array([[10, 10], [50, 60], [90, 20]]), np.array([1, 0, 1]))
+    assert canvas._markers[:4] == first and len(canvas._markers) == 6
+    assert canvas._markers[5].text() == "3"
+    canvas.set_points(np.array([[50, 60], [90, 20]]), np.array([0, 1]))  # the first removed: renumbered
+    assert [m.text() for m in canvas._markers[1::2]] == ["1", "2"]
+    assert all(m.scene() is canvas.scene() for m in canvas._markers)
+    assert sum(1 for item in canvas.scene().items() if item.zValue() == 2) == 4  # no stale markers left
+    kept, relabelled = canvas._markers[0], canvas._markers[2]
+    canvas.set_points(np.array([[50, 60], [90, 20]]), np.array([0, 0]))  # the second's label changed
+    assert canvas._markers[0] is kept and canvas._markers[2] is not relabelled
+
+
+def test_a_drag_dropped_outside_the_image_puts_the_marker_back(qtbot):
+    canvas = ImageCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(400, 300)
+    canvas.show()
+    canvas.set_image(np.zeros((100, 120, 3), np.uint8))
+    canvas.set_points(np.array([[30, 40]]), np.array([1]))
+    moved = []
+    canvas.move_requested.connect(lambda *args: moved.append(args))
+    dot = canvas._markers[0]
+    before = dot.sceneBoundingRect()
+    viewport = canvas.viewport()
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=canvas.mapFromScene(QPointF(30.5, 40.5)))
+    qtbot.mouseMove(viewport, canvas.mapFromScene(QPointF(80.5, 70.5)))
+    assert canvas._markers[0].sceneBoundingRect() != before  # follows the cursor
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=canvas.mapFromScene(QPointF(-30, -30)))
+    assert moved == []
+    assert canvas._markers[0].sceneBoundingRect() == before
+
+
+def test_hold_paint_lasts_until_released_or_the_deadline(qtbot):
+    canvas = ImageCanvas()
+    qtbot.addWidget(canvas)
+    canvas.show()
+    canvas.hold_paint(10_000)
+    assert not canvas.viewport().updatesEnabled()
+    canvas.release_paint()
+    assert canvas.viewport().updatesEnabled()
+    canvas.hold_paint(10_000)
+    canvas.hold_paint(1)  # a running hold is not restarted (rapid clicks still get a paint per hold)
+    qtbot.wait(50)
+    assert not canvas.viewport().updatesEnabled()
+    canvas.release_paint()
+    canvas.hold_paint(30)
+    qtbot.waitUntil(lambda: canvas.viewport().updatesEnabled())
