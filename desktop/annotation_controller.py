@@ -16,7 +16,6 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QUndoGroup, QUndoStack
 
 from core.analysis.over_prompting import OverPromptingStatus, over_prompting_status
-from core.prompting.export import ExportSummary, export_session
 from core.prompting.prompt_set import PromptSet
 from core.prompting.protocol import CLOSE_IMAGE, NEW_ROUND, ProtocolRules, protocol_decision, ready_to_decode
 from core.prompting.session import AnnotationSession, ImageRecord, MissingMaskError, Timestep
@@ -338,11 +337,6 @@ class AnnotationController(QObject):
     def prefetch_all(self) -> None:
         """Embed every image of the study in the background (progress via the worker; cancellable)."""
         self.worker.prefetch([i for i in self.images if i.image_id not in self.embedded and i.image_id not in self.broken])
-
-    # --- export --------------------------------------------------------------------------
-    def export(self, root: Path) -> ExportSummary:
-        """Write the PointPrompt results and the CSV of this session under ``root``."""
-        return export_session(self.session, self.images, root)
 
     def _stack(self, image_id: str) -> QUndoStack:
         if image_id not in self._stacks:

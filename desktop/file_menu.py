@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QProgressDialog
 
 from core.io.event_log import EventLogError
 from core.io.folder_lock import FolderLockedError
-from core.prompting.session import AnnotationSession, MissingMaskError, session_folder
+from core.prompting.session import AnnotationSession, session_folder
 from core.prompting.study import StudyImageError, study_from_folder, study_from_image_datasets
+from desktop.export_thread import ExportThread
 
 
 class FileMenuActions:
@@ -85,18 +87,35 @@ class FileMenuActions:
             self.export_to(Path(folder))
 
     def export_to(self, folder: Path) -> None:
-        try:
-            summary = self.controller.export(folder)
-        except MissingMaskError as error:
-            QMessageBox.warning(self, "Export failed", str(error))
+        """Export on a background thread; a progress dialog with Cancel shows if it takes a while."""
+        if self.exporting is not None:
+            self._show_message("An export is already running.")
             return
-        except OSError as error:
-            QMessageBox.warning(self, "Export failed", f"Cannot write to {folder}: {error}. The session is "
-                                "unchanged; choose another folder.")
-            return
+        job = ExportThread(self.session, self.images, folder, self)
+        dialog = QProgressDialog(f"Exporting to {folder}…", "Cancel", 0, 1, self)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(400)
+        dialog.setAutoReset(False)
+        dialog.canceled.connect(job.cancel)
+        job.progressed.connect(lambda done, total: (dialog.setMaximum(total), dialog.setValue(done)),
+                               Qt.ConnectionType.QueuedConnection)
+        job.succeeded.connect(lambda summary: self._export_done(folder, summary), Qt.ConnectionType.QueuedConnection)
+        job.failed.connect(lambda text: QMessageBox.warning(self, "Export failed", text), Qt.ConnectionType.QueuedConnection)
+        job.finished.connect(lambda: self._export_ended(dialog), Qt.ConnectionType.QueuedConnection)
+        self.exporting = job
+        job.start()
+
+    def _export_done(self, folder: Path, summary) -> None:
         note = f" ({len(summary.skipped)} prompted images are not in this study and were left out)" \
             if summary.skipped else ""
         self._show_message(f"Exported {summary.timesteps} timesteps to {folder}{note}; table: {summary.csv_path.name}")
+
+    def _export_ended(self, dialog) -> None:
+        dialog.reset()
+        dialog.deleteLater()
+        self.exporting.wait()
+        self.exporting.deleteLater()
+        self.exporting = None
 
     def choose_save_session(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Save the session (events and masks) into")

@@ -52,6 +52,7 @@ class MainWindow(FileMenuActions, QMainWindow):
         super().__init__()
         self.session = session
         self.output = output or session.folder.parent
+        self.exporting = None  # the running desktop.export_thread.ExportThread, if any
         self.checkpoint, self.variant, self.device = checkpoint, variant, device
         self.options = options or ControllerOptions()
         self.worker, self.thread = start_worker()
@@ -442,6 +443,9 @@ class MainWindow(FileMenuActions, QMainWindow):
             self.controller.add_point(point[0], point[1], label)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        if self.exporting is not None:  # stop it before the session closes under it
+            self.exporting.cancel()
+            self.exporting.wait()
         try:
             if self.controller is not None:
                 self.session.close_image()

@@ -179,7 +179,8 @@ def test_export_from_the_window_round_trips(qtbot, window, tmp_path):
     wait_for_timesteps(qtbot, window, 1)
     click(qtbot, window, 5, 5, RIGHT)
     wait_for_timesteps(qtbot, window, 2)
-    window.export_to(tmp_path / "export")
+    window.export_to(tmp_path / "export")  # on a thread of its own
+    qtbot.waitUntil(lambda: window.exporting is None, timeout=30_000)
     results = read_annotator_results(tmp_path / "export", "ellipse", "st1")
     record = window.controller.record
     assert list(results) == [0] and len(results[0]) == 2
@@ -234,6 +235,7 @@ def test_replay_published_results_and_rerun(qtbot, window, tmp_path):
         controller.add_point(x, y, label)
         wait_for_timesteps(qtbot, window, count + 1)
     window.export_to(tmp_path / "published")
+    qtbot.waitUntil(lambda: window.exporting is None, timeout=30_000)
     controller.new_round()
     window.replay.open_root(tmp_path / "published")
     assert window.replay.active and not window.canvas.editable
@@ -382,3 +384,19 @@ def test_a_point_and_its_mask_are_painted_together(qtbot, window):
     assert not window.controller.awaiting_answer
     assert window.canvas.viewport().updatesEnabled() and window.canvas.mask is not None
     assert window.round_label.text().startswith("Round 1 · 1 points · 1 timesteps")
+
+
+def test_an_export_that_cannot_write_says_why_and_the_app_goes_on(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    warnings = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warnings.append((title, text)))
+    click(qtbot, window, 100, 100)
+    wait_for_timesteps(qtbot, window, 1)
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder")
+    window.export_to(blocker / "export")
+    qtbot.waitUntil(lambda: window.exporting is None, timeout=30_000)
+    assert len(warnings) == 1 and warnings[0][0] == "Export failed" and str(blocker) in warnings[0][1]
+    click(qtbot, window, 40, 40, RIGHT)  # still usable
+    wait_for_timesteps(qtbot, window, 2)

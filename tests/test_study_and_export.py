@@ -8,7 +8,7 @@ import pytest
 
 from core.io.image_datasets import write_category
 from core.io.pointprompt_results import read_annotator_results
-from core.prompting.export import export_session
+from core.prompting.export import ExportCancelled, export_session
 from core.prompting.study import StudyImageError, study_from_folder, study_from_image_datasets, study_order
 from tests.session_helpers import scripted_session
 
@@ -77,6 +77,34 @@ def test_export_round_trips_through_the_reader(tmp_path):
     assert [int(r["round"]) for r in rows[:7]] == [0, 0, 0, 0, 0, 0, 1]
     assert float(rows[5]["iou"]) == pytest.approx(session.records["shapes/0"].timesteps[5].iou)
     assert rows[5]["chosen_output"] == "2" and rows[0]["model"] == "tiny_sam:abc"
+
+
+def test_export_reports_progress_can_be_cancelled_and_writes_what_it_started_with(tmp_path):
+    from tests.session_helpers import decode_and_record
+
+    truth = np.zeros((24, 32), bool)
+    truth[5:18, 6:22] = True
+    study = make_dataset(tmp_path / "data", truth)
+    session = scripted_session(tmp_path / "session", truth)
+    with pytest.raises(ExportCancelled, match="after 1 of 2 images"):
+        export_session(session, study, tmp_path / "cancelled", cancelled=lambda: (tmp_path / "cancelled").exists())
+    assert (tmp_path / "cancelled" / "shapes" / "st1").is_dir()
+    assert not (tmp_path / "cancelled" / "st1_timesteps.csv").exists()  # the mark of an incomplete export
+
+    calls = []
+
+    def progress(done, total):  # the annotator keeps working while the export runs
+        calls.append((done, total))
+        if done == 1:
+            session.edit("add", session.records["shapes/1"].prompts.added(9, 9, 0))
+            decode_and_record(session, "shapes/1", truth)
+
+    summary = export_session(session, study, tmp_path / "export", progress=progress)
+    assert calls == [(1, 2), (2, 2)]
+    assert summary.timesteps == 8 and len(session.records["shapes/1"].timesteps) == 2
+    assert len(read_annotator_results(tmp_path / "export", "shapes", "st1")[1]) == 1
+    with open(summary.csv_path, newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == 8
 
 
 def test_export_numbers_rounds_from_zero_over_rounds_with_timesteps(tmp_path):

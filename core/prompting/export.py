@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,13 +36,23 @@ class ExportSummary:
     skipped: list[str]
 
 
-def _rows(session: AnnotationSession, images: list[StudyImage]):
+class ExportCancelled(Exception):
+    """The export was cancelled after ``done`` of ``total`` images; no CSV was written."""
+
+    def __init__(self, done: int, total: int, root: Path) -> None:
+        super().__init__(f"Export cancelled after {done} of {total} images: {root} holds a partial export "
+                         "(no CSV). Export again to complete it.")
+        self.done, self.total = done, total
+
+
+def _rows(session: AnnotationSession, images: list[StudyImage], counts: dict[str, int] | None = None):
     by_id = {image.image_id: image for image in images}
-    for image_id, record in session.records.items():
+    for image_id, record in list(session.records.items()):
         image = by_id.get(image_id)
         if image is None:
             continue
-        for t, step in enumerate(record.timesteps):
+        count = len(record.timesteps) if counts is None else counts.get(image_id, 0)
+        for t, step in enumerate(record.timesteps[:count]):
             included, excluded = step.prompts.counts
             yield dict(annotator=session.annotator, category=image.category, image_index=image.index,
                        image_id=image_id, timestep=t, round=step.round, n_inclusion=included, n_exclusion=excluded,
@@ -56,40 +67,57 @@ def compact_rounds(rounds: list[int]) -> dict[int, int]:
     return {r: i for i, r in enumerate(sorted(set(rounds)))}
 
 
-def write_timestep_csv(path: str | Path, session: AnnotationSession, images: list[StudyImage]) -> int:
-    """Write the tidy CSV atomically; returns the number of rows."""
+def write_timestep_csv(path: str | Path, session: AnnotationSession, images: list[StudyImage],
+                       counts: dict[str, int] | None = None) -> int:
+    """Write the tidy CSV atomically; returns the number of rows. ``counts``: image id → how many
+    of its timesteps to write (default: all)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     count = 0
-    for row in _rows(session, images):
+    for row in _rows(session, images, counts):
         writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
         count += 1
     atomic_write(path, lambda handle: handle.write(buffer.getvalue().encode("utf-8")))
     return count
 
 
-def export_session(session: AnnotationSession, images: list[StudyImage], root: str | Path) -> ExportSummary:
-    """Write every prompted image of ``images`` in the PointPrompt layout under ``root``, and the CSV."""
+def export_session(session: AnnotationSession, images: list[StudyImage], root: str | Path,
+                   progress: Callable[[int, int], None] | None = None,
+                   cancelled: Callable[[], bool] | None = None) -> ExportSummary:
+    """Write every prompted image of ``images`` in the PointPrompt layout under ``root``, and the CSV.
+
+    The timesteps to write are fixed when the call starts, so the session may go on recording
+    meanwhile (an export on a background thread). ``progress(done, total)`` is called after each
+    image; ``cancelled()`` is asked before each, and when it says True the export stops with
+    :class:`ExportCancelled` (the images written so far stay; the CSV is written last, so its
+    absence marks an incomplete export).
+    """
     root = Path(root)
     by_id = {image.image_id: image for image in images}
+    plan = [(image_id, by_id[image_id], len(record.timesteps), [step.round for step in record.timesteps])
+            for image_id, record in list(session.records.items()) if record.timesteps and image_id in by_id]
     folders: set[Path] = set()
     total = 0
-    for image_id, record in session.records.items():
-        if not record.timesteps or image_id not in by_id:
-            continue
-        image = by_id[image_id]
+    for done, (image_id, image, count, rounds) in enumerate(plan):
+        if cancelled is not None and cancelled():
+            raise ExportCancelled(done, len(plan), root)
         folder = root / image.category / session.annotator
-        renumber = compact_rounds([step.round for step in record.timesteps])
-        steps = [ResultStep(round=renumber[step.round], green=step.prompts.of_label(INCLUSION),
-                            red=step.prompts.of_label(EXCLUSION),
-                            score=float("nan") if step.iou is None else step.iou,
-                            mask=session.timestep_mask(image_id, t))
-                 for t, step in enumerate(record.timesteps)]
+        renumber = compact_rounds(rounds)
+        record = session.records[image_id]
+        steps = []
+        for t in range(count):
+            step = record.timesteps[t]
+            steps.append(ResultStep(round=renumber[step.round], green=step.prompts.of_label(INCLUSION),
+                                    red=step.prompts.of_label(EXCLUSION),
+                                    score=float("nan") if step.iou is None else step.iou,
+                                    mask=session.timestep_mask(image_id, t)))
         write_image_results(folder, image.index, steps)
         folders.add(folder)
         total += len(steps)
+        if progress is not None:
+            progress(done + 1, len(plan))
     csv_path = root / f"{session.annotator}_timesteps.csv"
-    write_timestep_csv(csv_path, session, images)
-    skipped = sorted(i for i, r in session.records.items() if r.timesteps and i not in by_id)
+    write_timestep_csv(csv_path, session, images, {image_id: count for image_id, _, count, _ in plan})
+    skipped = sorted(i for i, r in list(session.records.items()) if r.timesteps and i not in by_id)
     return ExportSummary(sorted(folders), csv_path, total, skipped)
