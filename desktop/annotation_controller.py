@@ -49,6 +49,7 @@ class AnnotationController(QObject):
     row_changed = Signal(int)  # an image-list row needs repainting
     message = Signal(str)  # something the annotator should read
     model_changed = Signal(str)  # description of the model now in use
+    verdict_wanted = Signal(str)  # protocol mode: ask about this image's ground truth before leaving it
     mask_ready = Signal(object)  # (H, W) bool: the new mask, to paint before the timestep is recorded
 
     def __init__(self, worker: InferenceWorker, images: list[StudyImage], session: AnnotationSession,
@@ -117,6 +118,7 @@ class AnnotationController(QObject):
         """Open image ``row`` of the study (logged); a broken file is reported and skipped over."""
         if not 0 <= row < len(self.images) or row == self.index:
             return
+        self._ask_verdict_before_leaving()
         image = self.images[row]
         self.session.open_image(image.image_id)
         self.index, self.current = row, image
@@ -169,6 +171,17 @@ class AnnotationController(QObject):
     def remove_point(self, index: int) -> None:
         if 0 <= index < len(self.prompts):
             self._push("remove", self.prompts.removed(index), {"index": int(index)})
+
+    def remove_nearest(self, x: float, y: float, label: int) -> None:
+        """Remove the point of kind ``label`` nearest to (x, y) (the lab tool's right click)."""
+        points = self.prompts.coords
+        candidates = [i for i, l in enumerate(self.prompts.labels) if l == label]
+        if not candidates:
+            kind = "inclusion" if label == 1 else "exclusion"
+            self.message.emit(f"No {kind} point to remove (G / R switch the kind a click works on).")
+            return
+        nearest = min(candidates, key=lambda i: (points[i][0] - x) ** 2 + (points[i][1] - y) ** 2)
+        self.remove_point(nearest)
 
     def move_point(self, index: int, x: int, y: int) -> None:
         if self.loaded is None or not 0 <= index < len(self.prompts):
@@ -289,10 +302,26 @@ class AnnotationController(QObject):
             else:
                 self.close_current()
 
+    def _ask_verdict_before_leaving(self) -> None:
+        """In protocol mode, as the lab's tool did after each image: ask about the ground truth of
+        a prompted image that has no answer yet (the window's slot asks and records it)."""
+        record = self.record
+        if self.options.protocol is not None and record is not None and record.timesteps \
+                and record.gt_suboptimal is None and not self.read_only:
+            self.verdict_wanted.emit(record.image_id)
+
+    def judge_ground_truth(self, suboptimal: bool | None) -> None:
+        """Record the annotator's answer about the open image's ground truth (None: withdrawn)."""
+        if self.current is None or self.read_only or self.record.gt_suboptimal == suboptimal:
+            return
+        self.session.judge_ground_truth(self.current.image_id, suboptimal)
+        self.row_changed.emit(self.index)
+
     def close_current(self) -> None:
         """Close the open image (logged) and show none; picking an image in the list opens it again."""
         if self.current is None:
             return
+        self._ask_verdict_before_leaving()
         row = self.index
         self.session.close_image()
         self.index, self.current, self.loaded, self.load_error = -1, None, None, ""

@@ -4,8 +4,9 @@ Scene coordinates equal image pixel coordinates: (x, y) = (column, row), origin 
 
 Mouse: left click adds a point of the current left-click label (inclusion unless switched),
 right click or Shift+left adds an exclusion point; pressing on a point and releasing without
-moving removes it, dragging it moves it. Wheel zooms around the cursor; middle drag or
-Ctrl+left drag pans. The canvas only emits requests; it never changes prompts itself.
+moving removes it, dragging it moves it. With ``right_click_removes`` (the PointPrompt lab
+tool's mapping) a right click instead asks to remove the nearest point of the current
+left-click kind. Wheel zooms around the cursor; middle drag or Ctrl+left drag pans. The canvas only emits requests; it never changes prompts itself.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class ImageCanvas(QGraphicsView):
     add_requested = Signal(int, int, int)  # x, y, label (1 inclusion, 0 exclusion)
     remove_requested = Signal(int)  # point index
     move_requested = Signal(int, int, int)  # point index, new x, new y
+    remove_nearest_requested = Signal(float, float)  # x, y of a right click when right_click_removes
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -81,6 +83,7 @@ class ImageCanvas(QGraphicsView):
         self.mask_alpha = 110
         self.outline = True
         self.left_label = 1
+        self.right_click_removes = False  # the lab tool's mapping (protocol mode): right click removes
         self.editable = True
         self._paint_hold = QTimer(self)  # see hold_paint
         self._paint_hold.setSingleShot(True)
@@ -219,7 +222,8 @@ class ImageCanvas(QGraphicsView):
         if pan:
             self._pan_from = pos
         elif self.editable and event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
-            self._press = (pos, self.point_at(pos), event.button(), event.modifiers())
+            grabs = not (event.button() == Qt.MouseButton.RightButton and self.right_click_removes)
+            self._press = (pos, self.point_at(pos) if grabs else None, event.button(), event.modifiers())
         event.accept()
 
     def mouseMoveEvent(self, event) -> None:  # noqa: N802 (Qt name)
@@ -255,6 +259,9 @@ class ImageCanvas(QGraphicsView):
                     self.move_requested.emit(index, *target)
                 else:  # dropped outside the image: put the marker back
                     self.set_points(self._points, self._labels)
+            elif target is not None and not moved and button == Qt.MouseButton.RightButton and self.right_click_removes:
+                scene = self.mapToScene(pos)
+                self.remove_nearest_requested.emit(scene.x() - 0.5, scene.y() - 0.5)
             elif target is not None and not moved:
                 exclusion = button == Qt.MouseButton.RightButton or modifiers & Qt.KeyboardModifier.ShiftModifier
                 self.add_requested.emit(target[0], target[1], 0 if exclusion else self.left_label)

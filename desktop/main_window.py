@@ -36,6 +36,7 @@ from desktop.image_table import ImageTable
 from desktop.inference_worker import start_worker, stop_worker
 from desktop.iou_plot import IouPlot
 from desktop.replay_panel import ReplayPanel
+from desktop.verdict_box import VerdictBox, ask_verdict
 
 # A new point waits this long for its mask so that both appear in one frame (ImageCanvas.hold_paint);
 # well under the ~100 ms a click's feedback may take and still feel immediate.
@@ -58,6 +59,7 @@ class MainWindow(FileMenuActions, QMainWindow):
         self.worker, self.thread = start_worker()
         self.canvas = ImageCanvas()
         self.candidates = CandidateStrip()
+        self.verdict = VerdictBox()
         self.plot = IouPlot()
         self.score_label = QLabel(HINT)
         self.score_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -86,6 +88,10 @@ class MainWindow(FileMenuActions, QMainWindow):
         self.canvas.add_requested.connect(lambda x, y, label: self.controller.add_point(x, y, label))
         self.canvas.remove_requested.connect(lambda i: self.controller.remove_point(i))
         self.canvas.move_requested.connect(lambda i, x, y: self.controller.move_point(i, x, y))
+        self.canvas.remove_nearest_requested.connect(
+            lambda x, y: self.controller.remove_nearest(x, y, self.canvas.left_label))
+        self.canvas.right_click_removes = self.options.protocol is not None
+        self.verdict.answered.connect(lambda value: self.controller.judge_ground_truth(value))
         self.candidates.chosen.connect(lambda k: self.controller.choose(k))
         self._secondary = QTimer(self)  # thumbnails, plot, labels: repainted after the mask
         self._secondary.setSingleShot(True)
@@ -127,7 +133,8 @@ class MainWindow(FileMenuActions, QMainWindow):
         round_button.clicked.connect(lambda: self.controller.new_round())
         self.mode_label = QLabel("")
         tools = QHBoxLayout()
-        for widget in (QLabel("Mask opacity"), self.opacity, self.outline_box, fit_button, round_button):
+        for widget in (QLabel("Mask opacity"), self.opacity, self.outline_box, fit_button, round_button,
+                       self.verdict):
             tools.addWidget(widget)
         tools.addStretch(1)
         tools.addWidget(self.mode_label)
@@ -246,6 +253,7 @@ class MainWindow(FileMenuActions, QMainWindow):
         c.prompts_changed.connect(self._on_prompts_changed)
         c.result_changed.connect(self._on_result_changed)
         c.mask_ready.connect(self._paint_mask_now)
+        c.verdict_wanted.connect(self._ask_verdict)
         c.row_changed.connect(self._refresh_row)
         c.message.connect(self._show_message)
         c.model_changed.connect(self._on_model_changed)
@@ -268,6 +276,8 @@ class MainWindow(FileMenuActions, QMainWindow):
     def _on_image_opened(self) -> None:
         c = self.controller
         self.canvas.set_image(None if c.loaded is None else c.loaded.image)
+        self.verdict.show_verdict(None if c.record is None else c.record.gt_suboptimal)
+        self.verdict.setEnabled(c.current is not None)
         if self.table.currentRow() != c.index:
             self.table.setCurrentCell(c.index, 0)
         self._on_prompts_changed()
@@ -276,10 +286,16 @@ class MainWindow(FileMenuActions, QMainWindow):
         if self.replay.root is not None:
             self.replay.load_current()
 
+    def _ask_verdict(self, image_id: str) -> None:
+        answer = ask_verdict(self, image_id)
+        if answer is not None:
+            self.controller.judge_ground_truth(answer)
+
     def _on_replay_active(self, active: bool) -> None:
         """A replay makes the canvas read-only and owns it; ending it repaints the session's view."""
         self.canvas.editable = not active
         self.candidates.setEnabled(not active)
+        self.verdict.setEnabled(not active and self.controller.current is not None)
         self.controller.set_read_only(active)
         if not active:
             self._on_prompts_changed()

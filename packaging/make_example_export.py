@@ -89,10 +89,12 @@ def run_session(folder: Path) -> tuple[AnnotationSession, list]:
     session.new_round()
     annotator.click_interior()
     annotator.click_correction()
+    session.judge_ground_truth(images[0].image_id, False)  # "was the ground truth suboptimal?" (scripted)
     second = images[1].load()
     annotator = ScriptedAnnotator(engine, session, images[1].image_id, second.image, second.truth)
     annotator.click_interior()
     annotator.click_correction()
+    session.judge_ground_truth(images[1].image_id, True)
     session.close_image()
     session.close()
     return session, images
@@ -104,7 +106,7 @@ def main(argv: list[str] | None = None) -> Path:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         session, images = run_session(Path(tmp) / "session")
-        for name in ("star", "st1_timesteps.csv", "session-events.jsonl"):
+        for name in ("star", "st1_timesteps.csv", "st1_images.csv", "session-events.jsonl"):
             target = args.out / name
             if target.is_dir():
                 shutil.rmtree(target)

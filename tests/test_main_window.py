@@ -299,13 +299,19 @@ def test_zoom_pan_and_fit(qtbot, window):
     assert canvas.transform().m11() == pytest.approx(fitted)
 
 
-def test_pointprompt_protocol_mode(qtbot, tmp_path):
+def test_pointprompt_protocol_mode(qtbot, tmp_path, monkeypatch):
     """Patience counts changes that do not beat the round's best. To make every change
     non-improving whatever the model does, the ground truth is one corner pixel that an
     exclusion point there keeps out of every mask (IoU 0 throughout)."""
+    from PySide6.QtWidgets import QMessageBox
+
     from core.prompting.protocol import ProtocolRules
     from core.prompting.study import LoadedImage
     from desktop.annotation_controller import ControllerOptions
+
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text, buttons:
+                        asked.append(title) or QMessageBox.StandardButton.Yes)
 
     window = open_window(qtbot, tmp_path, options=ControllerOptions(protocol=ProtocolRules(patience=2)))
     c = window.controller
@@ -333,7 +339,51 @@ def test_pointprompt_protocol_mode(qtbot, tmp_path):
     assert all(t.iou == 0 for t in record.timesteps)
     assert all(t.prompts.counts[0] >= 1 and t.prompts.counts[1] >= 1 for t in record.timesteps)
     assert c.current.image_id == "ellipse/1"  # round 2 ran out too: the image closed, the next opened
+    assert asked == ["Done with ellipse/0"] and record.gt_suboptimal is True  # the lab tool's question
+    assert [e["gt_suboptimal"] for e in read_events(window.session.folder / "events.jsonl")
+            if e["event"] == "verdict"] == [True]
+    c.step(1)  # ellipse/1 was not prompted: nothing to ask
+    assert asked == ["Done with ellipse/0"]
     window.close()
+
+
+def test_protocol_mode_right_click_removes_the_nearest_point_of_the_current_kind(qtbot, tmp_path):
+    from core.prompting.protocol import ProtocolRules
+    from desktop.annotation_controller import ControllerOptions
+
+    window = open_window(qtbot, tmp_path, options=ControllerOptions(protocol=ProtocolRules(patience=50)))
+    c = window.controller
+    for x, y, label in ((100, 100, 1), (200, 100, 1), (150, 50, 0)):
+        c.add_point(x, y, label)
+    wait_for_timesteps(qtbot, window, 1)
+    click(qtbot, window, 190, 60, RIGHT)  # nearest point is the exclusion one, but the mode is inclusion
+    assert c.prompts.to_json() == [[100, 100, 1], [150, 50, 0]]
+    window.set_left_label(0)
+    click(qtbot, window, 100, 100, RIGHT)  # on an inclusion point: removes the (only) exclusion point
+    assert c.prompts.to_json() == [[100, 100, 1]]
+    click(qtbot, window, 10, 10, RIGHT)
+    assert "No exclusion point to remove" in window.statusBar().currentMessage()
+    window.close()
+
+
+def test_the_ground_truth_verdict_is_recorded_per_image_and_exported(qtbot, window, tmp_path):
+    import csv
+
+    click(qtbot, window, 100, 100)
+    wait_for_timesteps(qtbot, window, 1)
+    window.verdict.combo.setCurrentIndex(2)
+    window.verdict.combo.activated.emit(2)  # what a user's pick emits
+    assert window.session.records["ellipse/0"].gt_suboptimal is True
+    window.controller.step(1)
+    assert window.verdict.value is None  # the next image has no answer yet
+    window.controller.step(-1)
+    assert window.verdict.value is True
+    window.export_to(tmp_path / "export")
+    qtbot.waitUntil(lambda: window.exporting is None, timeout=30_000)
+    with open(tmp_path / "export" / "st1_images.csv", newline="") as handle:
+        rows = {row["image_id"]: row for row in csv.DictReader(handle)}
+    assert rows["ellipse/0"]["gt_suboptimal"] == "true" and rows["ellipse/0"]["timesteps"] == "1"
+    assert rows["ellipse/1"]["gt_suboptimal"] == "" and rows["ellipse/1"]["timesteps"] == "0"
 
 
 def test_moving_on_before_the_answer_still_records_the_timestep(qtbot, window):

@@ -189,3 +189,16 @@ def test_a_repeat_is_recorded_again_when_its_masks_are_gone_or_the_model_changed
         (tmp_path / name).unlink()
     assert decode_and_record(session, "a", truth) == 1  # the masks were lost: record them afresh
     assert session.timestep_mask("a", 1).any()
+
+
+def test_ground_truth_verdicts_are_logged_and_replayed(tmp_path, truth):
+    session = scripted_session(tmp_path / "s", truth)
+    session.judge_ground_truth("shapes/0", True)
+    session.judge_ground_truth("shapes/1", False)
+    session.judge_ground_truth("shapes/1", None)  # withdrawn
+    assert session.records["shapes/0"].gt_suboptimal is True and session.records["shapes/1"].gt_suboptimal is None
+    session.close()
+    replayed = AnnotationSession.load(tmp_path / "s")
+    assert replayed.records["shapes/0"].gt_suboptimal is True and replayed.records["shapes/1"].gt_suboptimal is None
+    verdicts = [e["gt_suboptimal"] for e in read_events(tmp_path / "s" / "events.jsonl") if e["event"] == "verdict"]
+    assert verdicts == [True, False, None]

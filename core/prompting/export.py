@@ -2,9 +2,12 @@
 
 The results go to ``<root>/<category>/<annotator>/…`` (core.io.pointprompt_results), one
 folder per category of the study, with rounds numbered from 0 over the rounds that have
-timesteps (PointPrompt has rounds 0 and 1; a third attempt is written as round 2); the CSV to ``<root>/<annotator>_timesteps.csv`` with one
-row per timestep (rounds, point counts, IoU, Dice, SAM's predicted IoU, chosen candidate,
-decode latency, wall-clock time, model, device), ready for pandas or R.
+timesteps (PointPrompt has rounds 0 and 1; a third attempt is written as round 2). Two tidy
+CSVs, ready for pandas or R: ``<root>/<annotator>_timesteps.csv``, one row per timestep
+(rounds, point counts, IoU, Dice, SAM's predicted IoU, chosen candidate, decode latency,
+wall-clock time, model, device), and ``<root>/<annotator>_images.csv``, one row per image the
+annotator opened (timesteps, rounds, best IoU and when, time spent, and the answer to
+PointPrompt's "was the ground truth suboptimal?", which the published layout has no file for).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from core.prompting.prompt_set import EXCLUSION, INCLUSION
 from core.prompting.session import AnnotationSession
 from core.prompting.study import StudyImage
 
+IMAGE_CSV_COLUMNS = ("annotator", "category", "image_index", "image_id", "timesteps", "rounds", "best_iou",
+                     "best_timestep", "seconds", "gt_suboptimal")
 CSV_COLUMNS = ("annotator", "category", "image_index", "image_id", "timestep", "round", "n_inclusion",
                "n_exclusion", "iou", "dice", "predicted_iou", "chosen_output", "latency_ms", "unix_time",
                "model", "device")
@@ -28,12 +33,13 @@ CSV_COLUMNS = ("annotator", "category", "image_index", "image_id", "timestep", "
 
 @dataclass
 class ExportSummary:
-    """What an export wrote: annotator folders, the CSV, and images prompted but not in the study."""
+    """What an export wrote: annotator folders, the two CSVs, and images prompted but not in the study."""
 
     folders: list[Path]
     csv_path: Path
     timesteps: int
     skipped: list[str]
+    images_csv_path: Path | None = None
 
 
 class ExportCancelled(Exception):
@@ -67,19 +73,46 @@ def compact_rounds(rounds: list[int]) -> dict[int, int]:
     return {r: i for i, r in enumerate(sorted(set(rounds)))}
 
 
+def write_image_csv(path: str | Path, session: AnnotationSession, images: list[StudyImage],
+                    counts: dict[str, int] | None = None, now: float | None = None) -> int:
+    """Write the per-image CSV atomically (images of the study the annotator opened, in study
+    order); returns the number of rows. ``counts`` as for :func:`write_timestep_csv`; ``now``:
+    the time an open visit counts up to (default: its last event)."""
+    rows = []
+    for image in images:
+        record = session.records.get(image.image_id)
+        if record is None:
+            continue
+        count = len(record.timesteps) if counts is None else counts.get(image.image_id, 0)
+        steps = record.timesteps[:count]
+        scored = [(t.iou, -i) for i, t in enumerate(steps) if t.iou is not None]
+        best = -max(scored)[1] if scored else None
+        seconds = record.seconds_at(now) if now is not None else record.seconds
+        verdict = record.gt_suboptimal
+        rows.append(dict(annotator=session.annotator, category=image.category, image_index=image.index,
+                         image_id=image.image_id, timesteps=len(steps), rounds=len({t.round for t in steps}),
+                         best_iou="" if best is None else steps[best].iou, best_timestep="" if best is None else best,
+                         seconds=round(seconds, 3), gt_suboptimal="" if verdict is None else str(verdict).lower()))
+    _write_csv(path, IMAGE_CSV_COLUMNS, rows)
+    return len(rows)
+
+
+def _write_csv(path: str | Path, columns: tuple[str, ...], rows) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    atomic_write(path, lambda handle: handle.write(buffer.getvalue().encode("utf-8")))
+
+
 def write_timestep_csv(path: str | Path, session: AnnotationSession, images: list[StudyImage],
                        counts: dict[str, int] | None = None) -> int:
     """Write the tidy CSV atomically; returns the number of rows. ``counts``: image id → how many
     of its timesteps to write (default: all)."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    count = 0
-    for row in _rows(session, images, counts):
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-        count += 1
-    atomic_write(path, lambda handle: handle.write(buffer.getvalue().encode("utf-8")))
-    return count
+    rows = list(_rows(session, images, counts))
+    _write_csv(path, CSV_COLUMNS, rows)
+    return len(rows)
 
 
 def export_session(session: AnnotationSession, images: list[StudyImage], root: str | Path,
@@ -118,6 +151,9 @@ def export_session(session: AnnotationSession, images: list[StudyImage], root: s
         if progress is not None:
             progress(done + 1, len(plan))
     csv_path = root / f"{session.annotator}_timesteps.csv"
-    write_timestep_csv(csv_path, session, images, {image_id: count for image_id, _, count, _ in plan})
+    counts = {image_id: count for image_id, _, count, _ in plan}
+    images_csv_path = root / f"{session.annotator}_images.csv"
+    write_image_csv(images_csv_path, session, images, counts, now=session.clock())
+    write_timestep_csv(csv_path, session, images, counts)  # last: its presence marks a complete export
     skipped = sorted(i for i, r in list(session.records.items()) if r.timesteps and i not in by_id)
-    return ExportSummary(sorted(folders), csv_path, total, skipped)
+    return ExportSummary(sorted(folders), csv_path, total, skipped, images_csv_path)

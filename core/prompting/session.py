@@ -16,7 +16,9 @@ Event kinds: ``session`` (start/resume, annotator, model, device), ``open`` / ``
 ``round`` (new round, empty prompt set), ``timestep`` (one SAM prediction shown: prompt set,
 round, candidate predicted IoUs, IoUs and Dice against the ground truth, chosen candidate,
 decode latency, model identity, device), ``choose`` (the annotator picked another candidate
-for the latest timestep). Every event carries ``seq`` and wall-clock ``t`` (Unix seconds).
+for the latest timestep), ``verdict`` (the annotator's answer to PointPrompt's per-image
+question "was the ground truth suboptimal, i.e. is SAM's result qualitatively better?": true,
+false, or null for withdrawn). Every event carries ``seq`` and wall-clock ``t`` (Unix seconds).
 """
 
 from __future__ import annotations
@@ -96,6 +98,7 @@ class ImageRecord:
     timesteps: list[Timestep] = field(default_factory=list)
     seconds: float = 0.0
     opened_at: float | None = None
+    gt_suboptimal: bool | None = None  # the annotator's verdict on the ground truth (None: not given)
 
     @property
     def prompted(self) -> bool:
@@ -253,6 +256,12 @@ class AnnotationSession:
         self._commit({"event": "choose", "image": image_id, "index": index, "chosen": int(chosen),
                       "iou": timestep.ious[chosen], "predicted_iou": timestep.predicted_ious[chosen]})
 
+    def judge_ground_truth(self, image_id: str, suboptimal: bool | None) -> None:
+        """Record the annotator's answer to "was the ground truth suboptimal, i.e. is SAM's result
+        qualitatively better?" for ``image_id`` (None withdraws an answer)."""
+        self._commit({"event": "verdict", "image": image_id,
+                      "gt_suboptimal": None if suboptimal is None else bool(suboptimal)})
+
     # --- reading -------------------------------------------------------------------------
     def timestep_mask(self, image_id: str, index: int, candidate: int | None = None) -> np.ndarray:
         """(H, W) bool mask of a timestep's chosen (or given) candidate."""
@@ -364,5 +373,7 @@ class AnnotationSession:
                 model=event.get("model", ""), device=event.get("device", "")))
         elif kind == "choose":
             record.timesteps[event["index"]].chosen = event["chosen"]
+        elif kind == "verdict":
+            record.gt_suboptimal = event["gt_suboptimal"]
         else:
             raise ValueError(f"unknown event kind {kind!r} (seq {event.get('seq')})")
