@@ -24,6 +24,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/bench_sam_engine.py
 	$(PY) bench/bench_annotation_app.py
+	$(PY) bench/bench_large_image_click.py
 
 clean-venv:
 	rm -rf $(VENV)

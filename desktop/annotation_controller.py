@@ -77,7 +77,7 @@ class AnnotationController(QObject):
         self._connections = [(worker.decoded, self._on_decoded), (worker.embedded, self._on_embedded),
                              (worker.prefetch_failed, self._on_prefetch_failed),
                              (worker.model_loaded, self._on_model_loaded),
-                             (worker.model_failed, self._on_model_failed), (worker.failed, self.message)]
+                             (worker.model_failed, self._on_model_failed), (worker.failed, self._on_decode_failed)]
         for signal, slot in self._connections:
             signal.connect(slot, queued)
 
@@ -208,10 +208,11 @@ class AnnotationController(QObject):
         decode = bool(prompts) and self._may_decode(prompts)
         if decode:  # the worker starts at once; logging and repainting the points overlap the decode
             self._request_decode(prompts)
+        else:
+            self.latest_serial, self.shown_timestep, self.shown_masks = 0, None, None
         self.session.edit(action, prompts, **detail)
         self.prompts_changed.emit()
         if not decode:
-            self.latest_serial, self.shown_timestep, self.shown_masks = 0, None, None
             self.result_changed.emit()
 
     def _may_decode(self, prompts: PromptSet) -> bool:
@@ -269,7 +270,8 @@ class AnnotationController(QObject):
             self.mask_ready.emit(result.decoded.masks[chosen])  # the annotator sees it first, then we record
         index = self.session.record_timestep(request.image_id, request.prompts, result.decoded.masks,
                                              predicted, result.ious, result.dices, chosen, result.seconds,
-                                             model=result.model, device=result.device)
+                                             model=result.model, device=result.device,
+                                             mask_pngs=result.mask_pngs or None)
         if index is None and latest and self.session.repeats_last_timestep(request.image_id, request.prompts,
                                                                               result.model):
             index = len(self.record.timesteps) - 1  # the same answer again: show the timestep that has it
@@ -341,6 +343,11 @@ class AnnotationController(QObject):
             if self.prompts and (shown is None or shown.prompts != self.prompts) and self._may_decode(self.prompts):
                 self._request_decode()
         self._prefetch_ahead()
+
+    def _on_decode_failed(self, message: str) -> None:
+        """A decode failed (worker.failed): no answer is coming for the newest request."""
+        self._answered_serial = self.latest_serial
+        self.message.emit(message)
 
     def _on_model_failed(self, message: str) -> None:
         kept = f"Still using {self.model_description}." if self.model_description else "No model loaded."

@@ -17,10 +17,12 @@ from core.prompting.study import StudyImage
 
 
 class ExportThread(QThread):
-    """Runs ``export_session``; exactly one of ``succeeded`` / ``failed`` is emitted at the end."""
+    """Runs ``export_session``; exactly one of ``succeeded`` / ``cancelled`` / ``failed`` is
+    emitted at the end."""
 
     progressed = Signal(int, int)  # images done, images in all
     succeeded = Signal(object)  # core.prompting.export.ExportSummary
+    cancelled = Signal(str)  # what was left behind
     failed = Signal(str)  # a message naming the folder and what to do
 
     def __init__(self, session: AnnotationSession, images: list[StudyImage], root: Path, parent=None) -> None:
@@ -35,9 +37,14 @@ class ExportThread(QThread):
         try:
             summary = export_session(self.session, self.images, self.root, progress=self.progressed.emit,
                                      cancelled=self._cancel.is_set)
-        except (MissingMaskError, ExportCancelled) as error:
+        except ExportCancelled as error:
+            self.cancelled.emit(str(error))
+        except MissingMaskError as error:
             self.failed.emit(str(error))
         except OSError as error:
             self.failed.emit(f"Cannot write to {self.root}: {error}. The session is unchanged; choose another folder.")
+        except Exception as error:  # noqa: BLE001 (a bug must still end the dialog with a message)
+            self.failed.emit(f"The export to {self.root} stopped: {type(error).__name__}: {error}. The session "
+                             "is unchanged; please report this.")
         else:
             self.succeeded.emit(summary)

@@ -101,6 +101,7 @@ class FileMenuActions:
                                Qt.ConnectionType.QueuedConnection)
         job.succeeded.connect(lambda summary: self._export_done(folder, summary), Qt.ConnectionType.QueuedConnection)
         job.failed.connect(lambda text: QMessageBox.warning(self, "Export failed", text), Qt.ConnectionType.QueuedConnection)
+        job.cancelled.connect(self._show_message, Qt.ConnectionType.QueuedConnection)
         job.finished.connect(lambda: self._export_ended(dialog), Qt.ConnectionType.QueuedConnection)
         self.exporting = job
         job.start()

@@ -8,6 +8,13 @@ stale ones, and no click is lost because the latest request always carries all p
 Background prefetch embeds the next images one per event-loop turn, so a decode request
 posted meanwhile runs before the next prefetch item (it waits at most for one embedding).
 ``cancel_prefetch`` empties the queue; the running item finishes.
+
+For images over a megapixel each answer carries its candidate masks already encoded as PNG
+(on a small pool of threads, alongside the IoU/Dice scoring: OpenCV releases the GIL), so that
+recording the timestep on the UI thread only writes files: three masks of a 3000×2000 image
+take ~90 ms to encode, which would freeze the window after every click. Small images' masks
+are encoded by the session on the UI thread after the paint (~0.4 ms each), which costs less
+than handing them to threads (that added 2–3 ms to the tiny SAM's click-to-mask time).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,10 +33,14 @@ from core.analysis.replay import rerun_scores
 from core.models.checkpoint import CheckpointError
 from core.models.device import DeviceError
 from core.models.embedding_cache import ImageEmbedding
+from core.io.masks import encode_mask_png
 from core.models.sam_engine import Decoded, PromptError, SamEngine
 from core.prompting.metrics import iou_and_dice
 from core.prompting.prompt_set import PromptSet
 from core.prompting.study import StudyImage, StudyImageError
+
+
+WORKER_ENCODES_ABOVE_PIXELS = 1_000_000  # see the module docstring
 
 
 @dataclass
@@ -47,7 +59,8 @@ class DecodeResult:
     """SAM's answer to a :class:`DecodeRequest`, with each candidate's IoU and Dice (None without truth).
 
     seconds: embedding lookup + decode + scoring, measured in the worker; model: the weights'
-    identity key; device: where it ran.
+    identity key; device: where it ran; mask_pngs: for images over a megapixel, each candidate
+    as PNG bytes (core.io.masks.encode_mask_png), ready for the session to write; else empty.
     """
 
     request: DecodeRequest
@@ -57,6 +70,7 @@ class DecodeResult:
     dices: list = field(default_factory=list)
     model: str = ""
     device: str = ""
+    mask_pngs: list = field(default_factory=list)
 
 
 class InferenceWorker(QObject):
@@ -95,6 +109,7 @@ class InferenceWorker(QObject):
         self._load.connect(self._run_load)
         self._replay.connect(self._run_replay)
         self._replay_serial = 0
+        self._encoders = ThreadPoolExecutor(3, thread_name_prefix="mask-png")
 
     # --- called from the UI thread -------------------------------------------------------
     def load_model(self, checkpoint: Path | None, variant: str | None, device: str = "auto") -> None:
@@ -136,6 +151,10 @@ class InferenceWorker(QObject):
         with self._lock:
             self._prefetch.clear()
             self._prefetch_total = self._prefetch_done
+
+    def shutdown(self) -> None:
+        """Stop the PNG encoder threads (after the worker's thread has stopped)."""
+        self._encoders.shutdown(wait=True)
 
     # --- run in the worker thread --------------------------------------------------------
     @Slot(object, object, str)
@@ -211,11 +230,14 @@ class InferenceWorker(QObject):
         except (RuntimeError, ValueError, MemoryError) as error:  # e.g. out of GPU memory: say so, keep running
             self.failed.emit(f"SAM failed on {request.image_id}: {error}")
             return
+        large = decoded.masks[0].size > WORKER_ENCODES_ABOVE_PIXELS
+        encoding = [self._encoders.submit(encode_mask_png, mask) for mask in decoded.masks] if large else []
         scores = [(None, None) if request.truth is None else iou_and_dice(mask, request.truth)
                   for mask in decoded.masks]
         ious, dices = [s[0] for s in scores], [s[1] for s in scores]
+        pngs = [job.result() for job in encoding]
         self.decoded.emit(DecodeResult(request, decoded, time.perf_counter() - start, ious, dices,
-                                       self.engine.identity.key, str(self.engine.device)))
+                                       self.engine.identity.key, str(self.engine.device), pngs))
 
 
 def start_worker() -> tuple[InferenceWorker, QThread]:
@@ -232,3 +254,4 @@ def stop_worker(worker: InferenceWorker, thread: QThread) -> None:
     worker.cancel_prefetch()
     thread.quit()
     thread.wait()
+    worker.shutdown()

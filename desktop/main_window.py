@@ -355,6 +355,7 @@ class MainWindow(FileMenuActions, QMainWindow):
                                         None if shown is None else shown.chosen)
         self._update_plot()
         self._update_round_label()
+        self._update_banner()
 
     def _update_banner(self) -> None:
         error = self.session.write_error
@@ -459,7 +460,8 @@ class MainWindow(FileMenuActions, QMainWindow):
             self.controller.add_point(point[0], point[1], label)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        if self.exporting is not None:  # stop it before the session closes under it
+        if self.exporting is not None:  # stop it before the session closes under it, silently
+            self.exporting.blockSignals(True)
             self.exporting.cancel()
             self.exporting.wait()
         try:

@@ -450,3 +450,66 @@ def test_an_export_that_cannot_write_says_why_and_the_app_goes_on(qtbot, window,
     assert len(warnings) == 1 and warnings[0][0] == "Export failed" and str(blocker) in warnings[0][1]
     click(qtbot, window, 40, 40, RIGHT)  # still usable
     wait_for_timesteps(qtbot, window, 2)
+
+
+def test_closing_during_an_export_cancels_it_quietly_and_a_crash_in_it_is_reported(qtbot, tmp_path, monkeypatch):
+    import time
+
+    from PySide6.QtWidgets import QMessageBox
+
+    import desktop.export_thread as export_thread
+    from core.prompting.export import ExportCancelled
+
+    warnings = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warnings.append(text))
+
+    def slow_export(session, images, root, progress=None, cancelled=None):
+        while not cancelled():
+            time.sleep(0.01)
+        raise ExportCancelled(0, 1, root)
+
+    monkeypatch.setattr(export_thread, "export_session", slow_export)
+    window = open_window(qtbot, tmp_path)
+    window.export_to(tmp_path / "export")
+    assert window.exporting is not None
+    window.close()
+    qtbot.wait(50)
+    assert warnings == [] and not window.exporting.isRunning()
+
+    def broken_export(*args, **kwargs):
+        raise KeyError("masks/x.png")
+
+    monkeypatch.setattr(export_thread, "export_session", broken_export)
+    other = open_window(qtbot, tmp_path / "other")
+    other.export_to(tmp_path / "export2")
+    qtbot.waitUntil(lambda: other.exporting is None, timeout=30_000)
+    assert len(warnings) == 1 and "KeyError" in warnings[0]
+    other.close()
+
+
+def test_a_large_image_records_masks_encoded_in_the_worker(qtbot, tmp_path):
+    import cv2
+
+    from core.prompting.study import study_from_folder
+    from desktop.inference_worker import WORKER_ENCODES_ABOVE_PIXELS
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    height, width = 1000, 1200
+    assert height * width > WORKER_ENCODES_ABOVE_PIXELS
+    image = np.full((height, width, 3), 40, np.uint8)
+    cv2.circle(image, (600, 500), 300, (230, 200, 60), -1)
+    truth = np.zeros((height, width), np.uint8)
+    cv2.circle(truth, (600, 500), 300, 255, -1)
+    cv2.imwrite(str(tmp_path / "images" / "big.png"), image)
+    cv2.imwrite(str(tmp_path / "masks" / "big.png"), truth)
+    window = open_window(qtbot, tmp_path, images=study_from_folder(tmp_path / "images", tmp_path / "masks"))
+    encoded = []
+    window.worker.decoded.connect(lambda result: encoded.append(len(result.mask_pngs)))
+    click(qtbot, window, 600, 500)
+    wait_for_timesteps(qtbot, window, 1)
+    assert encoded == [3]
+    shown = window.controller.shown_masks
+    for k in range(len(shown)):  # the PNGs the worker encoded hold exactly the candidates shown
+        np.testing.assert_array_equal(window.session.timestep_mask(window.controller.current.image_id, 0, k), shown[k])
+    window.close()

@@ -107,6 +107,30 @@ def test_export_reports_progress_can_be_cancelled_and_writes_what_it_started_wit
         assert len(list(csv.DictReader(handle))) == 8
 
 
+def test_export_is_consistent_when_a_candidate_is_chosen_meanwhile_and_a_rerun_is_cancelled(tmp_path):
+    truth = np.zeros((24, 32), bool)
+    truth[5:18, 6:22] = True
+    study = make_dataset(tmp_path / "data", truth)
+    session = scripted_session(tmp_path / "session", truth)
+    first = session.records["shapes/0"].timesteps[0]
+    before = (first.chosen, first.iou)
+
+    def progress(done, total):  # the annotator picks another candidate of an image already written
+        if done == 1:
+            session.choose("shapes/0", 0, (before[0] + 1) % 3)
+
+    summary = export_session(session, study, tmp_path / "export", progress=progress)
+    results = read_annotator_results(tmp_path / "export", "shapes", "st1")
+    with open(summary.csv_path, newline="") as handle:
+        row = next(r for r in csv.DictReader(handle) if r["image_id"] == "shapes/0" and r["timestep"] == "0")
+    assert int(row["chosen_output"]) == before[0] and float(row["iou"]) == pytest.approx(results[0].scores[0])
+    assert results[0].scores[0] == pytest.approx(before[1])
+
+    with pytest.raises(ExportCancelled):  # a cancelled re-export does not leave the old tables behind
+        export_session(session, study, tmp_path / "export", cancelled=lambda: True)
+    assert not summary.csv_path.exists() and not summary.images_csv_path.exists()
+
+
 def test_export_numbers_rounds_from_zero_over_rounds_with_timesteps(tmp_path):
     from core.prompting.prompt_set import PromptSet
     from core.prompting.session import AnnotationSession

@@ -15,10 +15,19 @@ from typing import Callable
 import numpy as np
 
 
-def _current_umask() -> int:
+def _read_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+# read once at import: os.umask can only be read by setting it, process-wide, and doing that
+# on every write would race with files created by other threads meanwhile (an export thread)
+_UMASK = _read_umask()
+
+
+def _current_umask() -> int:
+    return _UMASK
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], None], durable: bool = True) -> Path:

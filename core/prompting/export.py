@@ -12,6 +12,7 @@ PointPrompt's "was the ground truth suboptimal?", which the published layout has
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 from collections.abc import Callable
@@ -51,20 +52,24 @@ class ExportCancelled(Exception):
         self.done, self.total = done, total
 
 
-def _rows(session: AnnotationSession, images: list[StudyImage], counts: dict[str, int] | None = None):
-    by_id = {image.image_id: image for image in images}
-    for image_id, record in list(session.records.items()):
-        image = by_id.get(image_id)
-        if image is None:
-            continue
-        count = len(record.timesteps) if counts is None else counts.get(image_id, 0)
-        for t, step in enumerate(record.timesteps[:count]):
+def snapshot_timesteps(session: AnnotationSession, images: list[StudyImage]) -> dict[str, list]:
+    """Image id → copies of its timesteps, for every image of ``images`` the session has a record
+    of: what an export writes, fixed while the session goes on (new timesteps, another chosen
+    candidate)."""
+    records = dict(session.records)
+    return {image.image_id: [copy.copy(step) for step in list(records[image.image_id].timesteps)]
+            for image in images if image.image_id in records}
+
+
+def _rows(session: AnnotationSession, images: list[StudyImage], snapshot: dict[str, list]):
+    for image in images:
+        for t, step in enumerate(snapshot.get(image.image_id, [])):
             included, excluded = step.prompts.counts
             yield dict(annotator=session.annotator, category=image.category, image_index=image.index,
-                       image_id=image_id, timestep=t, round=step.round, n_inclusion=included, n_exclusion=excluded,
-                       iou=step.iou, dice=step.dice, predicted_iou=step.predicted_iou, chosen_output=step.chosen,
-                       latency_ms=round(1000 * step.latency_s, 3), unix_time=step.time, model=step.model,
-                       device=step.device)
+                       image_id=image.image_id, timestep=t, round=step.round, n_inclusion=included,
+                       n_exclusion=excluded, iou=step.iou, dice=step.dice, predicted_iou=step.predicted_iou,
+                       chosen_output=step.chosen, latency_ms=round(1000 * step.latency_s, 3), unix_time=step.time,
+                       model=step.model, device=step.device)
 
 
 def compact_rounds(rounds: list[int]) -> dict[int, int]:
@@ -74,17 +79,17 @@ def compact_rounds(rounds: list[int]) -> dict[int, int]:
 
 
 def write_image_csv(path: str | Path, session: AnnotationSession, images: list[StudyImage],
-                    counts: dict[str, int] | None = None, now: float | None = None) -> int:
+                    snapshot: dict[str, list] | None = None, now: float | None = None) -> int:
     """Write the per-image CSV atomically (images of the study the annotator opened, in study
-    order); returns the number of rows. ``counts`` as for :func:`write_timestep_csv`; ``now``:
+    order); returns the number of rows. ``snapshot`` as for :func:`write_timestep_csv`; ``now``:
     the time an open visit counts up to (default: its last event)."""
+    snapshot = snapshot_timesteps(session, images) if snapshot is None else snapshot
     rows = []
     for image in images:
         record = session.records.get(image.image_id)
-        if record is None:
+        if record is None or image.image_id not in snapshot:
             continue
-        count = len(record.timesteps) if counts is None else counts.get(image.image_id, 0)
-        steps = record.timesteps[:count]
+        steps = snapshot[image.image_id]
         scored = [(t.iou, -i) for i, t in enumerate(steps) if t.iou is not None]
         best = -max(scored)[1] if scored else None
         seconds = record.seconds_at(now) if now is not None else record.seconds
@@ -107,10 +112,11 @@ def _write_csv(path: str | Path, columns: tuple[str, ...], rows) -> None:
 
 
 def write_timestep_csv(path: str | Path, session: AnnotationSession, images: list[StudyImage],
-                       counts: dict[str, int] | None = None) -> int:
-    """Write the tidy CSV atomically; returns the number of rows. ``counts``: image id → how many
-    of its timesteps to write (default: all)."""
-    rows = list(_rows(session, images, counts))
+                       snapshot: dict[str, list] | None = None) -> int:
+    """Write the tidy CSV atomically, in study order; returns the number of rows. ``snapshot``:
+    the timesteps to write (:func:`snapshot_timesteps`; default: the session's now)."""
+    snapshot = snapshot_timesteps(session, images) if snapshot is None else snapshot
+    rows = list(_rows(session, images, snapshot))
     _write_csv(path, CSV_COLUMNS, rows)
     return len(rows)
 
@@ -123,37 +129,35 @@ def export_session(session: AnnotationSession, images: list[StudyImage], root: s
     The timesteps to write are fixed when the call starts, so the session may go on recording
     meanwhile (an export on a background thread). ``progress(done, total)`` is called after each
     image; ``cancelled()`` is asked before each, and when it says True the export stops with
-    :class:`ExportCancelled` (the images written so far stay; the CSV is written last, so its
-    absence marks an incomplete export).
+    :class:`ExportCancelled` (the images written so far stay). The two CSVs of an earlier export
+    into ``root`` are removed first and written last, so their absence marks an incomplete export.
     """
     root = Path(root)
     by_id = {image.image_id: image for image in images}
-    plan = [(image_id, by_id[image_id], len(record.timesteps), [step.round for step in record.timesteps])
-            for image_id, record in list(session.records.items()) if record.timesteps and image_id in by_id]
+    snapshot = snapshot_timesteps(session, images)
+    plan = [(image_id, by_id[image_id], steps) for image_id, steps in snapshot.items() if steps]
+    csv_path = root / f"{session.annotator}_timesteps.csv"
+    images_csv_path = root / f"{session.annotator}_images.csv"
+    for stale in (csv_path, images_csv_path):  # an earlier export's tables would vouch for this one
+        stale.unlink(missing_ok=True)
     folders: set[Path] = set()
     total = 0
-    for done, (image_id, image, count, rounds) in enumerate(plan):
+    for done, (image_id, image, steps) in enumerate(plan):
         if cancelled is not None and cancelled():
             raise ExportCancelled(done, len(plan), root)
         folder = root / image.category / session.annotator
-        renumber = compact_rounds(rounds)
-        record = session.records[image_id]
-        steps = []
-        for t in range(count):
-            step = record.timesteps[t]
-            steps.append(ResultStep(round=renumber[step.round], green=step.prompts.of_label(INCLUSION),
-                                    red=step.prompts.of_label(EXCLUSION),
-                                    score=float("nan") if step.iou is None else step.iou,
-                                    mask=session.timestep_mask(image_id, t)))
-        write_image_results(folder, image.index, steps)
+        renumber = compact_rounds([step.round for step in steps])
+        results = [ResultStep(round=renumber[step.round], green=step.prompts.of_label(INCLUSION),
+                              red=step.prompts.of_label(EXCLUSION),
+                              score=float("nan") if step.iou is None else step.iou,
+                              mask=session.timestep_mask(image_id, t, step.chosen))
+                   for t, step in enumerate(steps)]
+        write_image_results(folder, image.index, results)
         folders.add(folder)
-        total += len(steps)
+        total += len(results)
         if progress is not None:
             progress(done + 1, len(plan))
-    csv_path = root / f"{session.annotator}_timesteps.csv"
-    counts = {image_id: count for image_id, _, count, _ in plan}
-    images_csv_path = root / f"{session.annotator}_images.csv"
-    write_image_csv(images_csv_path, session, images, counts, now=session.clock())
-    write_timestep_csv(csv_path, session, images, counts)  # last: its presence marks a complete export
+    write_image_csv(images_csv_path, session, images, snapshot, now=session.clock())
+    write_timestep_csv(csv_path, session, images, snapshot)  # last: its presence marks a complete export
     skipped = sorted(i for i, r in list(session.records.items()) if r.timesteps and i not in by_id)
     return ExportSummary(sorted(folders), csv_path, total, skipped, images_csv_path)

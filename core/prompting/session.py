@@ -216,10 +216,13 @@ class AnnotationSession:
 
     def record_timestep(self, image_id: str, prompts: PromptSet, masks: np.ndarray,
                         predicted_ious: list[float], ious: list[float | None], dices: list[float | None],
-                        chosen: int, latency_s: float, model: str = "", device: str = "") -> int | None:
+                        chosen: int, latency_s: float, model: str = "", device: str = "",
+                        mask_pngs: list[bytes] | None = None) -> int | None:
         """Record SAM's answer for ``prompts`` on ``image_id``; returns the timestep index.
 
-        masks: (M, H, W) bool candidates; the other lists have M entries. Returns None (and
+        masks: (M, H, W) bool candidates; the other lists have M entries. mask_pngs: the same
+        masks already encoded by core.io.masks.encode_mask_png (the app's worker thread does
+        it), else they are encoded here. Returns None (and
         records nothing) when the answer is stale (the image's prompt set has changed since) or
         repeats the last timestep (same prompt set, round and model, its masks still there: no
         change, so no new timestep; see :meth:`repeats_last_timestep`).
@@ -232,8 +235,9 @@ class AnnotationSession:
         index = len(record.timesteps)
         folder = f"masks/{image_folder_key(image_id)}"
         files = [f"{folder}/{index}_{k}.png" for k in range(len(masks))]
-        for name, mask in zip(files, masks):
-            self._write_mask(name, mask)
+        pngs = mask_pngs if mask_pngs is not None else [None] * len(masks)
+        for name, mask, png in zip(files, masks, pngs):
+            self._write_mask(name, mask, png)
         self._commit({"event": "timestep", "image": image_id, "index": index, "round": record.round,
                       "prompts": prompts.to_json(), "chosen": int(chosen),
                       "predicted_ious": [float(v) for v in predicted_ious],
@@ -267,8 +271,9 @@ class AnnotationSession:
         """(H, W) bool mask of a timestep's chosen (or given) candidate."""
         timestep = self.records[image_id].timesteps[index]
         name = timestep.mask_files[timestep.chosen if candidate is None else candidate]
-        if name in self._unwritten_masks:
-            return self._unwritten_masks[name]
+        kept = self._unwritten_masks.get(name)  # one lookup: save_to may empty it from another thread
+        if kept is not None:
+            return kept
         mask = cv2.imread(str(self.folder / name), cv2.IMREAD_GRAYSCALE)
         if mask is None:
             raise MissingMaskError(f"{self.folder / name} is missing or unreadable: the mask of timestep {index} of "
@@ -322,11 +327,11 @@ class AnnotationSession:
             raise RuntimeError("no image is open")
         return self.current
 
-    def _write_mask(self, name: str, mask: np.ndarray) -> None:
+    def _write_mask(self, name: str, mask: np.ndarray, png: bytes | None = None) -> None:
         if self.write_error is None:
             try:
                 # not fsynced (three files per click); the fsynced log line after them is the commit
-                atomic_write_bytes(self.folder / name, encode_mask_png(mask), durable=False)
+                atomic_write_bytes(self.folder / name, encode_mask_png(mask) if png is None else png, durable=False)
                 return
             except OSError as error:
                 self.write_error = f"Cannot write to {self.folder}: {error}"

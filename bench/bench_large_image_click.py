@@ -1,0 +1,109 @@
+"""The UI thread's longest stall around a click on a large image: masks encoded in the worker
+(the app) against encoded on the UI thread (the obvious way, and the app's before).
+
+    python bench/bench_large_image_click.py [--side 3000] [--clicks 8]
+
+A synthetic 3000×2000 image (a disc on a background) and its mask as a folder study, the
+shipped tiny SAM, the real main window offscreen. For each click: the longest gap between 5 ms
+timer ticks on the UI thread from the click until the timestep is recorded and the thumbnails
+and plot are drawn, and the time until the mask is painted. Medians over the clicks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+from PySide6.QtCore import QElapsedTimer, QPointF, Qt, QTimer  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+import desktop.inference_worker as inference_worker  # noqa: E402
+from bench_annotation_app import spin_until  # noqa: E402
+from core.prompting.session import AnnotationSession  # noqa: E402
+from core.prompting.study import study_from_folder  # noqa: E402
+from desktop.main_window import MainWindow  # noqa: E402
+
+
+def make_study(folder: Path, width: int, height: int):
+    (folder / "images").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    image = np.full((height, width, 3), 40, np.uint8)
+    truth = np.zeros((height, width), np.uint8)
+    centre, radius = (width // 2, height // 2), height // 3
+    cv2.circle(image, centre, radius, (230, 200, 60), -1)
+    cv2.circle(truth, centre, radius, 255, -1)
+    cv2.imwrite(str(folder / "images" / "large.png"), image)
+    cv2.imwrite(str(folder / "masks" / "large.png"), truth)
+    return study_from_folder(folder / "images", folder / "masks")
+
+
+def measure(folder: Path, images, clicks: int) -> tuple[float, float]:
+    session = AnnotationSession.open(folder / "session", "bench")
+    window = MainWindow(images, session, None, device="cpu", output=folder)
+    window.controller.options.prefetch_ahead = 0
+    window.show()
+    c = window.controller
+    spin_until(lambda: c.model_description and c.current.image_id in c.embedded)
+    height, width = c.loaded.image.shape[:2]
+    rng = np.random.default_rng(0)
+    stalls, paints, painted = [], [], {}
+    c.mask_ready.connect(lambda _mask: painted.__setitem__("t", time.perf_counter()))
+    for _ in range(clicks + 1):  # the first is a warm-up
+        x, y = int(rng.integers(width // 3, 2 * width // 3)), int(rng.integers(height // 3, 2 * height // 3))
+        target = len(c.record.timesteps) + 1
+        gaps, clock = [0.0], QElapsedTimer()
+        clock.start()
+        last = [clock.nsecsElapsed()]
+
+        def tick() -> None:
+            now = clock.nsecsElapsed()
+            gaps.append((now - last[0]) / 1e9)
+            last[0] = now
+
+        timer = QTimer()
+        timer.setInterval(5)
+        timer.timeout.connect(tick)
+        timer.start()
+        start = time.perf_counter()
+        QTest.mouseClick(window.canvas.viewport(), Qt.MouseButton.LeftButton,
+                         pos=window.canvas.mapFromScene(QPointF(x + .5, y + .5)))
+        spin_until(lambda: len(c.record.timesteps) == target and not window._secondary.isActive())
+        QTest.qWait(30)
+        timer.stop()
+        stalls.append(max(gaps))
+        paints.append(painted["t"] - start)
+    window.close()
+    return statistics.median(stalls[1:]), statistics.median(paints[1:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--side", type=int, default=3000, help="image width; height is 2/3 of it")
+    parser.add_argument("--clicks", type=int, default=8)
+    args = parser.parse_args()
+    QApplication.instance() or QApplication(sys.argv[:1])
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["POINTPROMPT_CACHE_DIR"] = str(Path(tmp) / "cache")
+        images = make_study(Path(tmp) / "study", args.side, args.side * 2 // 3)
+        app_stall, app_paint = measure(Path(tmp) / "app", images, args.clicks)
+        inference_worker.WORKER_ENCODES_ABOVE_PIXELS = 10**12  # the baseline: the UI thread encodes
+        ui_stall, ui_paint = measure(Path(tmp) / "ui", images, args.clicks)
+    print(f"{args.side}×{args.side * 2 // 3} image, tiny SAM, {args.clicks} clicks (medians): longest UI stall per "
+          f"click {1000 * app_stall:.0f} ms with masks encoded in the worker vs {1000 * ui_stall:.0f} ms encoded on "
+          f"the UI thread (ratio {app_stall / ui_stall:.2f}); click → painted mask {1000 * app_paint:.0f} vs "
+          f"{1000 * ui_paint:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
