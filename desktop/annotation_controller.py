@@ -40,6 +40,9 @@ class ControllerOptions:
     protocol: ProtocolRules | None = None
 
 
+HISTORY_FIELDS = ("seq", "t", "event", "image", "action", "prompts")  # an edit event's fields that are not its detail
+
+
 class AnnotationController(QObject):
     """See the module docstring."""
 
@@ -60,6 +63,7 @@ class AnnotationController(QObject):
         self.rows = {image.image_id: row for row, image in enumerate(images)}
         self.undo_group = QUndoGroup(self)
         self._stacks: dict[str, QUndoStack] = {}
+        self._rebuilding = False  # see _rebuild_history
         self.index = -1
         self.current: StudyImage | None = None
         self.loaded: LoadedImage | None = None
@@ -203,7 +207,7 @@ class AnnotationController(QObject):
 
     def apply_edit(self, image_id: str, prompts: PromptSet, action: str, detail: dict) -> None:
         """Called by undo commands: log the edit, repaint, and ask for a decode of the new set."""
-        if self.current is None or image_id != self.current.image_id:
+        if self._rebuilding or self.current is None or image_id != self.current.image_id:
             return
         decode = bool(prompts) and self._may_decode(prompts)
         if decode:  # the worker starts at once; logging and repainting the points overlap the decode
@@ -379,4 +383,35 @@ class AnnotationController(QObject):
             stack = QUndoStack(self)
             self.undo_group.addStack(stack)
             self._stacks[image_id] = stack
+            self._rebuild_history(image_id, stack)
         return self._stacks[image_id]
+
+    def _rebuild_history(self, image_id: str, stack: QUndoStack) -> None:
+        """Recreate an image's undo history from the session's log, so that Ctrl+Z still works
+        after a restart: edits are pushed, undo/redo events undo and redo, a new round clears it,
+        exactly as they did live (nothing is logged again). If the result disagrees with the
+        image's prompt set the history is dropped rather than trusted."""
+        prompts = PromptSet()
+        self._rebuilding = True
+        try:
+            for event in self.session.events:
+                if event.get("image") != image_id or event["event"] not in ("edit", "round"):
+                    continue
+                if event["event"] == "round":
+                    stack.clear()
+                    prompts = PromptSet()
+                    continue
+                after = PromptSet.from_json(event["prompts"])
+                if event["action"] == "undo":
+                    stack.undo()
+                elif event["action"] == "redo":
+                    stack.redo()
+                else:
+                    detail = {k: v for k, v in event.items() if k not in HISTORY_FIELDS}
+                    stack.push(PromptEdit(self, image_id, prompts, after, event["action"], detail))
+                prompts = after
+        finally:
+            self._rebuilding = False
+        record = self.session.records.get(image_id)
+        if record is not None and prompts != record.prompts:
+            stack.clear()

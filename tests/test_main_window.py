@@ -513,3 +513,29 @@ def test_a_large_image_records_masks_encoded_in_the_worker(qtbot, tmp_path):
     for k in range(len(shown)):  # the PNGs the worker encoded hold exactly the candidates shown
         np.testing.assert_array_equal(window.session.timestep_mask(window.controller.current.image_id, 0, k), shown[k])
     window.close()
+
+
+def test_the_undo_history_survives_a_restart(qtbot, tmp_path):
+    window = open_window(qtbot, tmp_path)
+    c = window.controller
+    c.add_point(100, 100, 1)
+    c.add_point(200, 60, 0)
+    c.add_point(50, 50, 1)
+    window.undo_action.trigger()  # back to two points; the third is redoable
+    c.move_point(0, 110, 105)
+    wait_for_timesteps(qtbot, window, len(c.record.timesteps) or 1)
+    window.close()
+
+    again = open_window(qtbot, tmp_path)  # resumes the session in the same folder
+    c = again.controller
+    assert c.prompts.to_json() == [[110, 105, 1], [200, 60, 0]]
+    assert again.undo_action.isEnabled() and not again.redo_action.isEnabled()  # the move cleared the redo
+    again.undo_action.trigger()
+    assert c.prompts.to_json() == [[100, 100, 1], [200, 60, 0]]
+    again.undo_action.trigger()
+    assert c.prompts.to_json() == [[100, 100, 1]]
+    again.redo_action.trigger()
+    assert c.prompts.to_json() == [[100, 100, 1], [200, 60, 0]]
+    edits = [e["action"] for e in read_events(again.session.folder / "events.jsonl") if e["event"] == "edit"]
+    assert edits == ["add", "add", "add", "undo", "move", "undo", "undo", "redo"]  # nothing logged twice
+    again.close()
