@@ -121,7 +121,7 @@ def bare_decode_latencies(checkpoint: Path | None, image: np.ndarray, points: li
     return json.loads(done.stdout)
 
 
-def longest_stall(seconds_or_condition, app: QApplication) -> float:
+def longest_stall(seconds_or_condition, app: QApplication | None = None) -> float:
     """Longest gap (s) between 5 ms timer ticks until the condition holds (or for a duration)."""
     gaps, clock = [], QElapsedTimer()
     clock.start()
