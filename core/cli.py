@@ -67,8 +67,12 @@ def export(args: argparse.Namespace) -> dict:
         raise FileNotFoundError(f"{args.session / 'events.jsonl'} does not exist: give the app's <output>/sessions/<annotator> folder")
     images = (study_from_folder(args.images, args.masks) if args.images
               else study_from_image_datasets(args.dataset, args.category))
-    summary = export_session(AnnotationSession.load(args.session), images, args.out)
+    summary = export_session(AnnotationSession.load(args.session), images, args.out,
+                             progress=lambda done, total: print(f"\rexported {done}/{total} images", end="",
+                                                                file=sys.stderr, flush=True))
+    print(file=sys.stderr)
     return {"folders": [str(f) for f in summary.folders], "csv": str(summary.csv_path),
+            "images_csv": str(summary.images_csv_path),
             "timesteps": summary.timesteps, "not_in_study": summary.skipped}
 
 

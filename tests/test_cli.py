@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -54,7 +55,10 @@ def test_export_writes_a_recorded_session(tmp_path, capsys):
     scripted_session(tmp_path / "session", truth)  # still open: export only reads it
     code = main(["export", str(tmp_path / "session"), "--dataset", str(tmp_path / "data"), "--out", str(tmp_path / "x")])
     assert code == 0
-    assert json.loads(capsys.readouterr().out)["timesteps"] == 8
+    captured = capsys.readouterr()
+    written = json.loads(captured.out)
+    assert written["timesteps"] == 8 and "exported 2/2 images" in captured.err
+    assert Path(written["images_csv"]).read_text().count("\n") == 3  # header and two images
     assert sorted(read_annotator_results(tmp_path / "x", "shapes", "st1")) == [0, 1]
     assert main(["export", str(tmp_path / "nothing"), "--dataset", str(tmp_path / "data"), "--out", "y"]) == 2
     assert "events.jsonl does not exist" in capsys.readouterr().err
