@@ -64,6 +64,7 @@ class AnnotationController(QObject):
         self.undo_group = QUndoGroup(self)
         self._stacks: dict[str, QUndoStack] = {}
         self._rebuilding = False  # see _rebuild_history
+        self._history_index: dict[str, list[dict]] | None = None  # image id → its edit/round events
         self.index = -1
         self.current: StudyImage | None = None
         self.loaded: LoadedImage | None = None
@@ -81,7 +82,8 @@ class AnnotationController(QObject):
         self._connections = [(worker.decoded, self._on_decoded), (worker.embedded, self._on_embedded),
                              (worker.prefetch_failed, self._on_prefetch_failed),
                              (worker.model_loaded, self._on_model_loaded),
-                             (worker.model_failed, self._on_model_failed), (worker.failed, self._on_decode_failed)]
+                             (worker.model_failed, self._on_model_failed), (worker.failed, self.message),
+                             (worker.decode_failed, self._on_decode_failed)]
         for signal, slot in self._connections:
             signal.connect(slot, queued)
 
@@ -310,18 +312,23 @@ class AnnotationController(QObject):
 
     def _ask_verdict_before_leaving(self) -> None:
         """In protocol mode, as the lab's tool did after each image: ask about the ground truth of
-        a prompted image that has no answer yet (the window's slot asks and records it)."""
+        a prompted image that has no answer yet. The window asks once the switch is done (a
+        dialog here would run a nested event loop in the middle of it) and records the answer
+        for that image by id."""
         record = self.record
         if self.options.protocol is not None and record is not None and record.timesteps \
                 and record.gt_suboptimal is None and not self.read_only:
             self.verdict_wanted.emit(record.image_id)
 
-    def judge_ground_truth(self, suboptimal: bool | None) -> None:
-        """Record the annotator's answer about the open image's ground truth (None: withdrawn)."""
-        if self.current is None or self.read_only or self.record.gt_suboptimal == suboptimal:
+    def judge_ground_truth(self, suboptimal: bool | None, image_id: str | None = None) -> None:
+        """Record the annotator's answer about an image's ground truth (default: the open image's;
+        None withdraws it)."""
+        image_id = image_id or (self.current.image_id if self.current is not None else None)
+        if image_id is None or self.read_only or self.session.record(image_id).gt_suboptimal == suboptimal:
             return
-        self.session.judge_ground_truth(self.current.image_id, suboptimal)
-        self.row_changed.emit(self.index)
+        self.session.judge_ground_truth(image_id, suboptimal)
+        if image_id in self.rows:
+            self.row_changed.emit(self.rows[image_id])
 
     def close_current(self) -> None:
         """Close the open image (logged) and show none; picking an image in the list opens it again."""
@@ -348,9 +355,10 @@ class AnnotationController(QObject):
                 self._request_decode()
         self._prefetch_ahead()
 
-    def _on_decode_failed(self, message: str) -> None:
-        """A decode failed (worker.failed): no answer is coming for the newest request."""
-        self._answered_serial = self.latest_serial
+    def _on_decode_failed(self, serial: int, message: str) -> None:
+        """A decode failed: if it was the newest request, no answer is coming for it."""
+        if serial == self.latest_serial:
+            self._answered_serial = serial
         self.message.emit(message)
 
     def _on_model_failed(self, message: str) -> None:
@@ -389,29 +397,39 @@ class AnnotationController(QObject):
     def _rebuild_history(self, image_id: str, stack: QUndoStack) -> None:
         """Recreate an image's undo history from the session's log, so that Ctrl+Z still works
         after a restart: edits are pushed, undo/redo events undo and redo, a new round clears it,
-        exactly as they did live (nothing is logged again). If the result disagrees with the
-        image's prompt set the history is dropped rather than trusted."""
-        prompts = PromptSet()
+        exactly as they did live (nothing is logged again). A mirror of the stack checks every
+        logged undo/redo against the prompt set it produced; on any disagreement (a log from
+        elsewhere) the history is dropped rather than trusted."""
+        if self._history_index is None:  # one pass over the log for all images
+            self._history_index = {}
+            for event in self.session.events:
+                if event["event"] in ("edit", "round"):
+                    self._history_index.setdefault(event["image"], []).append(event)
+        mirror: list[tuple[PromptSet, PromptSet]] = []  # (before, after) of each command
+        position, prompts, consistent = 0, PromptSet(), True
         self._rebuilding = True
         try:
-            for event in self.session.events:
-                if event.get("image") != image_id or event["event"] not in ("edit", "round"):
-                    continue
+            for event in self._history_index.get(image_id, []):
                 if event["event"] == "round":
                     stack.clear()
-                    prompts = PromptSet()
+                    mirror, position, prompts = [], 0, PromptSet()
                     continue
-                after = PromptSet.from_json(event["prompts"])
-                if event["action"] == "undo":
-                    stack.undo()
-                elif event["action"] == "redo":
-                    stack.redo()
+                after, action = PromptSet.from_json(event["prompts"]), event["action"]
+                if action in ("undo", "redo"):
+                    possible = position > 0 if action == "undo" else position < len(mirror)
+                    if possible:
+                        position += -1 if action == "undo" else 1
+                        result = mirror[position][0] if action == "undo" else mirror[position - 1][1]
+                        (stack.undo if action == "undo" else stack.redo)()
+                    consistent = consistent and possible and result == after
                 else:
                     detail = {k: v for k, v in event.items() if k not in HISTORY_FIELDS}
-                    stack.push(PromptEdit(self, image_id, prompts, after, event["action"], detail))
+                    stack.push(PromptEdit(self, image_id, prompts, after, action, detail))
+                    del mirror[position:]
+                    mirror.append((prompts, after))
+                    position += 1
                 prompts = after
         finally:
             self._rebuilding = False
-        record = self.session.records.get(image_id)
-        if record is not None and prompts != record.prompts:
+        if not consistent:
             stack.clear()

@@ -73,7 +73,9 @@ class CandidateStrip(QWidget):
                         tooltips: list[str], chosen: int | None) -> None:
         """masks (M, H, W) bool over ``image``; one caption per candidate; ``chosen`` is checked."""
         small = None
-        if image is not None:  # shrunk once per image: every timestep shows the same one
+        if image is None:
+            self._small = None  # do not keep a closed study's image alive
+        else:  # shrunk once per image: every timestep shows the same one
             if self._small is None or self._small[0] is not image:
                 self._small = (image, shrink_image(image))
             small = self._small[1]

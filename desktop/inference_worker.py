@@ -84,6 +84,7 @@ class InferenceWorker(QObject):
     decoded = Signal(object)  # DecodeResult
     replayed = Signal(int, object)  # replay serial, (T,) float64 scores of a re-run published sequence
     failed = Signal(str)
+    decode_failed = Signal(int, str)  # the request's serial, why
     _wake_decode = Signal()
     _wake_prefetch = Signal()
     _embed = Signal(str, object)
@@ -224,18 +225,18 @@ class InferenceWorker(QObject):
         try:
             embedding = self._embedding(request.image_id, request.image)
             decoded = self.engine.decode(embedding, request.prompts.coords, request.prompts.labels)
+            large = decoded.masks[0].size > WORKER_ENCODES_ABOVE_PIXELS
+            encoding = [self._encoders.submit(encode_mask_png, mask) for mask in decoded.masks] if large else []
+            scores = [(None, None) if request.truth is None else iou_and_dice(mask, request.truth)
+                      for mask in decoded.masks]
+            pngs = [job.result() for job in encoding]
         except PromptError as error:
-            self.failed.emit(str(error))
+            self.decode_failed.emit(request.serial, str(error))
             return
         except (RuntimeError, ValueError, MemoryError) as error:  # e.g. out of GPU memory: say so, keep running
-            self.failed.emit(f"SAM failed on {request.image_id}: {error}")
+            self.decode_failed.emit(request.serial, f"SAM failed on {request.image_id}: {error}")
             return
-        large = decoded.masks[0].size > WORKER_ENCODES_ABOVE_PIXELS
-        encoding = [self._encoders.submit(encode_mask_png, mask) for mask in decoded.masks] if large else []
-        scores = [(None, None) if request.truth is None else iou_and_dice(mask, request.truth)
-                  for mask in decoded.masks]
         ious, dices = [s[0] for s in scores], [s[1] for s in scores]
-        pngs = [job.result() for job in encoding]
         self.decoded.emit(DecodeResult(request, decoded, time.perf_counter() - start, ious, dices,
                                        self.engine.identity.key, str(self.engine.device), pngs))
 

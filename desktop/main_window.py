@@ -42,6 +42,8 @@ from desktop.verdict_box import VerdictBox, ask_verdict
 # well under the ~100 ms a click's feedback may take and still feel immediate.
 POINT_PAINT_HOLD_MS = 50
 HINT = "Left click: inclusion · right click (or Shift+left): exclusion · click a point: remove · drag: move"
+PROTOCOL_HINT = ("Left click: a point of the current kind (G inclusion / R exclusion) · right click: remove the nearest "
+                 "point of that kind · drag: move")
 
 
 class MainWindow(FileMenuActions, QMainWindow):
@@ -54,6 +56,7 @@ class MainWindow(FileMenuActions, QMainWindow):
         self.session = session
         self.output = output or session.folder.parent
         self.exporting = None  # the running desktop.export_thread.ExportThread, if any
+        self._asking: set[str] = set()  # images whose ground-truth question is on screen
         self.checkpoint, self.variant, self.device = checkpoint, variant, device
         self.options = options or ControllerOptions()
         self.worker, self.thread = start_worker()
@@ -61,7 +64,8 @@ class MainWindow(FileMenuActions, QMainWindow):
         self.candidates = CandidateStrip()
         self.verdict = VerdictBox()
         self.plot = IouPlot()
-        self.score_label = QLabel(HINT)
+        self.hint = HINT if self.options.protocol is None else PROTOCOL_HINT
+        self.score_label = QLabel(self.hint)
         self.score_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.warning_label = QLabel("")
         self.warning_label.setWordWrap(True)
@@ -287,9 +291,22 @@ class MainWindow(FileMenuActions, QMainWindow):
             self.replay.load_current()
 
     def _ask_verdict(self, image_id: str) -> None:
-        answer = ask_verdict(self, image_id)
-        if answer is not None:
-            self.controller.judge_ground_truth(answer)
+        """Asked as the annotator leaves ``image_id`` (protocol mode): once the switch is done."""
+        QTimer.singleShot(0, lambda: self._ask_verdict_now(image_id))
+
+    def _ask_verdict_now(self, image_id: str) -> None:
+        record = self.session.records.get(image_id)
+        if image_id in self._asking or record is None or record.gt_suboptimal is not None:
+            return
+        self._asking.add(image_id)  # the dialog's event loop may bring another leave of it
+        try:
+            answer = ask_verdict(self, image_id)
+        finally:
+            self._asking.discard(image_id)
+        if answer is not None and not self.session.closed:
+            self.controller.judge_ground_truth(answer, image_id)
+            if self.controller.current is not None and self.controller.current.image_id == image_id:
+                self.verdict.show_verdict(answer)
 
     def _on_replay_active(self, active: bool) -> None:
         """A replay makes the canvas read-only and owns it; ending it repaints the session's view."""
@@ -368,7 +385,7 @@ class MainWindow(FileMenuActions, QMainWindow):
         if c.load_error:
             return
         if shown is None:
-            self.score_label.setText(HINT if not c.prompts else "Waiting for SAM…")
+            self.score_label.setText(self.hint if not c.prompts else "Waiting for SAM…")
             return
         parts = []
         if shown.iou is not None and not self.options.blind:

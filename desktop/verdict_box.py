@@ -39,11 +39,15 @@ class VerdictBox(QWidget):
 
 
 def ask_verdict(parent, image_id: str) -> bool | None:
-    """Ask the question about ``image_id`` in a dialog: True (yes), False (no), None (dismissed)."""
-    answer = QMessageBox.question(parent, f"Done with {image_id}", QUESTION,
-                                  QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
-    if answer == QMessageBox.StandardButton.Yes:
-        return True
-    if answer == QMessageBox.StandardButton.No:
-        return False
-    return None
+    """Ask the question about ``image_id`` in a dialog: True (SAM is better), False (the ground
+    truth is fine) or None ("Ask later", Esc, Return or closing the dialog). The buttons have no
+    shortcut letters: N and P, the next/previous keys that open this dialog, must not answer it."""
+    box = QMessageBox(QMessageBox.Icon.Question, f"Done with {image_id}", QUESTION, parent=parent)
+    better = box.addButton("SAM's result is better", QMessageBox.ButtonRole.YesRole)
+    fine = box.addButton("Ground truth is fine", QMessageBox.ButtonRole.NoRole)
+    later = box.addButton("Ask later", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(later)
+    box.setEscapeButton(later)
+    box.exec()
+    clicked = box.clickedButton()
+    return True if clicked == better else False if clicked == fine else None

@@ -303,15 +303,13 @@ def test_pointprompt_protocol_mode(qtbot, tmp_path, monkeypatch):
     """Patience counts changes that do not beat the round's best. To make every change
     non-improving whatever the model does, the ground truth is one corner pixel that an
     exclusion point there keeps out of every mask (IoU 0 throughout)."""
-    from PySide6.QtWidgets import QMessageBox
-
+    import desktop.main_window as main_window
     from core.prompting.protocol import ProtocolRules
     from core.prompting.study import LoadedImage
     from desktop.annotation_controller import ControllerOptions
 
     asked = []
-    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text, buttons:
-                        asked.append(title) or QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(main_window, "ask_verdict", lambda parent, image_id: asked.append(image_id) or True)
 
     window = open_window(qtbot, tmp_path, options=ControllerOptions(protocol=ProtocolRules(patience=2)))
     c = window.controller
@@ -339,11 +337,13 @@ def test_pointprompt_protocol_mode(qtbot, tmp_path, monkeypatch):
     assert all(t.iou == 0 for t in record.timesteps)
     assert all(t.prompts.counts[0] >= 1 and t.prompts.counts[1] >= 1 for t in record.timesteps)
     assert c.current.image_id == "ellipse/1"  # round 2 ran out too: the image closed, the next opened
-    assert asked == ["Done with ellipse/0"] and record.gt_suboptimal is True  # the lab tool's question
-    assert [e["gt_suboptimal"] for e in read_events(window.session.folder / "events.jsonl")
-            if e["event"] == "verdict"] == [True]
+    qtbot.waitUntil(lambda: record.gt_suboptimal is True)  # the lab tool's question, once the switch is done
+    assert asked == ["ellipse/0"] and window.verdict.value is None  # recorded for ellipse/0, not the open image
+    assert [(e["image"], e["gt_suboptimal"]) for e in read_events(window.session.folder / "events.jsonl")
+            if e["event"] == "verdict"] == [("ellipse/0", True)]
     c.step(1)  # ellipse/1 was not prompted: nothing to ask
-    assert asked == ["Done with ellipse/0"]
+    qtbot.wait(20)
+    assert asked == ["ellipse/0"]
     window.close()
 
 
@@ -539,3 +539,52 @@ def test_the_undo_history_survives_a_restart(qtbot, tmp_path):
     edits = [e["action"] for e in read_events(again.session.folder / "events.jsonl") if e["event"] == "edit"]
     assert edits == ["add", "add", "add", "undo", "move", "undo", "undo", "redo"]  # nothing logged twice
     again.close()
+
+
+def test_an_undo_history_that_disagrees_with_the_log_is_dropped(qtbot, tmp_path):
+    import json
+
+    window = open_window(qtbot, tmp_path)
+    window.controller.add_point(100, 100, 1)
+    window.controller.add_point(200, 60, 0)
+    window.close()
+    log = window.session.folder / "events.jsonl"
+    events = read_events(log)
+    forged = {"seq": len(events), "t": events[-1]["t"] + 1, "event": "edit", "image": "ellipse/0",
+              "action": "undo", "prompts": [[1, 1, 1]]}  # an undo that did not give the set before
+    with open(log, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(forged) + "\n")
+    again = open_window(qtbot, tmp_path)
+    assert again.controller.prompts.to_json() == [[1, 1, 1]]  # the log is the truth
+    assert not again.undo_action.isEnabled() and not again.redo_action.isEnabled()
+    again.close()
+
+
+def test_the_ground_truth_question_goes_to_the_image_left_even_if_answers_arrive_meanwhile(qtbot, tmp_path,
+                                                                                          monkeypatch):
+    import desktop.main_window as main_window
+    from core.prompting.protocol import ProtocolRules
+    from desktop.annotation_controller import ControllerOptions
+
+    asked = []
+
+    def slow_answer(parent, image_id):  # the annotator reads the question while SAM's answers come in
+        asked.append(image_id)
+        qtbot.wait(300)
+        return False
+
+    monkeypatch.setattr(main_window, "ask_verdict", slow_answer)
+    window = open_window(qtbot, tmp_path, options=ControllerOptions(protocol=ProtocolRules(patience=1)))
+    c = window.controller
+    c.add_point(160, 120, 1)
+    c.add_point(5, 5, 0)
+    wait_for_timesteps(qtbot, window, 1)
+    c.add_point(10, 200, 0)  # its answer is still on the way when the annotator moves on
+    c.step(1)
+    qtbot.waitUntil(lambda: window.session.records["ellipse/0"].gt_suboptimal is False, timeout=30_000)
+    qtbot.wait(100)
+    assert asked == ["ellipse/0"]
+    verdicts = [(e["image"], e["gt_suboptimal"]) for e in read_events(window.session.folder / "events.jsonl")
+                if e["event"] == "verdict"]
+    assert verdicts == [("ellipse/0", False)] and window.session.records["ellipse/1"].gt_suboptimal is None
+    window.close()

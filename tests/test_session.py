@@ -202,3 +202,13 @@ def test_ground_truth_verdicts_are_logged_and_replayed(tmp_path, truth):
     assert replayed.records["shapes/0"].gt_suboptimal is True and replayed.records["shapes/1"].gt_suboptimal is None
     verdicts = [e["gt_suboptimal"] for e in read_events(tmp_path / "s" / "events.jsonl") if e["event"] == "verdict"]
     assert verdicts == [True, False, None]
+
+
+def test_a_read_session_counts_an_open_visit_up_to_its_last_event(tmp_path, truth):
+    live = scripted_session(tmp_path / "s", truth)  # shapes/1 is still open, as after a crash
+    last = live.events[-1]["t"]
+    del live
+    read = AnnotationSession.load(tmp_path / "s")
+    assert read.now() == last  # not the wall clock: an old crash would count days
+    record = read.records["shapes/1"]
+    assert record.seconds_at(read.now()) == pytest.approx(last - record.opened_at)

@@ -82,7 +82,7 @@ def write_image_csv(path: str | Path, session: AnnotationSession, images: list[S
                     snapshot: dict[str, list] | None = None, now: float | None = None) -> int:
     """Write the per-image CSV atomically (images of the study the annotator opened, in study
     order); returns the number of rows. ``snapshot`` as for :func:`write_timestep_csv`; ``now``:
-    the time an open visit counts up to (default: its last event)."""
+    the time an open visit counts up to (default: ``session.now()``)."""
     snapshot = snapshot_timesteps(session, images) if snapshot is None else snapshot
     rows = []
     for image in images:
@@ -92,7 +92,7 @@ def write_image_csv(path: str | Path, session: AnnotationSession, images: list[S
         steps = snapshot[image.image_id]
         scored = [(t.iou, -i) for i, t in enumerate(steps) if t.iou is not None]
         best = -max(scored)[1] if scored else None
-        seconds = record.seconds_at(now) if now is not None else record.seconds
+        seconds = record.seconds_at(session.now() if now is None else now)
         verdict = record.gt_suboptimal
         rows.append(dict(annotator=session.annotator, category=image.category, image_index=image.index,
                          image_id=image.image_id, timesteps=len(steps), rounds=len({t.round for t in steps}),
@@ -157,7 +157,7 @@ def export_session(session: AnnotationSession, images: list[StudyImage], root: s
         total += len(results)
         if progress is not None:
             progress(done + 1, len(plan))
-    write_image_csv(images_csv_path, session, images, snapshot, now=session.clock())
+    write_image_csv(images_csv_path, session, images, snapshot, now=session.now())
     write_timestep_csv(csv_path, session, images, snapshot)  # last: its presence marks a complete export
     skipped = sorted(i for i, r in list(session.records.items()) if r.timesteps and i not in by_id)
     return ExportSummary(sorted(folders), csv_path, total, skipped, images_csv_path)

@@ -260,6 +260,14 @@ class AnnotationSession:
         self._commit({"event": "choose", "image": image_id, "index": index, "chosen": int(chosen),
                       "iou": timestep.ious[chosen], "predicted_iou": timestep.predicted_ious[chosen]})
 
+    def now(self) -> float:
+        """The time an open visit counts up to: the clock while this process writes the session;
+        for one read with :meth:`load` or closed, its last event's time (a crash's open visit
+        ends there rather than growing until whenever it is read)."""
+        if self._lock is not None and not self.closed:
+            return self.clock()
+        return self.events[-1]["t"] if self.events else 0.0
+
     def judge_ground_truth(self, image_id: str, suboptimal: bool | None) -> None:
         """Record the annotator's answer to "was the ground truth suboptimal, i.e. is SAM's result
         qualitatively better?" for ``image_id`` (None withdraws an answer)."""
