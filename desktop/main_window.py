@@ -137,8 +137,7 @@ class MainWindow(FileMenuActions, QMainWindow):
         round_button.clicked.connect(lambda: self.controller.new_round())
         self.mode_label = QLabel("")
         tools = QHBoxLayout()
-        for widget in (QLabel("Mask opacity"), self.opacity, self.outline_box, fit_button, round_button,
-                       self.verdict):
+        for widget in (QLabel("Mask opacity"), self.opacity, self.outline_box, fit_button, round_button):
             tools.addWidget(widget)
         tools.addStretch(1)
         tools.addWidget(self.mode_label)
@@ -154,6 +153,7 @@ class MainWindow(FileMenuActions, QMainWindow):
         column.addWidget(QLabel("Candidates (click to choose)"))
         column.addWidget(self.candidates)
         column.addWidget(self.round_label)
+        column.addWidget(self.verdict)
         column.addWidget(self.plot, 1)
         column.addWidget(self.warning_label)
         box = QGroupBox("Replay published results")
