@@ -22,7 +22,7 @@ from pathlib import Path
 from core.io.atomic import atomic_write
 from core.io.pointprompt_results import ResultStep, write_image_results
 from core.prompting.prompt_set import EXCLUSION, INCLUSION
-from core.prompting.session import AnnotationSession
+from core.prompting.session import AnnotationSession, best_timestep
 from core.prompting.study import StudyImage
 
 IMAGE_CSV_COLUMNS = ("annotator", "category", "image_index", "image_id", "timesteps", "rounds", "best_iou",
@@ -90,8 +90,7 @@ def write_image_csv(path: str | Path, session: AnnotationSession, images: list[S
         if record is None or image.image_id not in snapshot:
             continue
         steps = snapshot[image.image_id]
-        scored = [(t.iou, -i) for i, t in enumerate(steps) if t.iou is not None]
-        best = -max(scored)[1] if scored else None
+        best = best_timestep(steps)
         seconds = record.seconds_at(session.now() if now is None else now)
         verdict = record.gt_suboptimal
         rows.append(dict(annotator=session.annotator, category=image.category, image_index=image.index,

@@ -88,6 +88,12 @@ class Timestep:
         return self.predicted_ious[self.chosen]
 
 
+def best_timestep(timesteps: list[Timestep], round_: int | None = None) -> int | None:
+    """Index of the highest-IoU timestep in ``timesteps`` (of one round, or all), the earliest on ties."""
+    scored = [(t.iou, -i) for i, t in enumerate(timesteps) if t.iou is not None and (round_ is None or t.round == round_)]
+    return -max(scored)[1] if scored else None
+
+
 @dataclass
 class ImageRecord:
     """Everything done on one image: current round and prompt set, timesteps of all rounds."""
@@ -106,9 +112,7 @@ class ImageRecord:
 
     def best_timestep(self, round_: int | None = None) -> int | None:
         """Index of the highest-IoU timestep (of one round, or all), the earliest on ties."""
-        scored = [(t.iou, -i) for i, t in enumerate(self.timesteps)
-                  if t.iou is not None and (round_ is None or t.round == round_)]
-        return -max(scored)[1] if scored else None
+        return best_timestep(self.timesteps, round_)
 
     @property
     def best_iou(self) -> float | None:
