@@ -57,3 +57,36 @@ def test_worker_rendering_gives_the_same_model_whatever_the_worker_count(tmp_pat
         states.append(torch.load(out))
     torch.set_num_threads(threads)
     assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+
+
+
+def _attention_hits_the_click(sam, arch) -> int:
+    """How many of four clicks the first token→image attention of ``sam`` peaks at (±1 cell)."""
+    attention = sam.mask_decoder.transformer.layers[0].cross_attn_token_to_image
+    grid = arch.embedding_grid
+    cell = arch.img_size / grid
+    dense_pe = sam.prompt_encoder.get_dense_pe()[0].flatten(1).T  # (g·g, C), row-major cells
+    hits = 0
+    with torch.no_grad():
+        for x, y in [(20.0, 30.0), (130.0, 70.0), (240.0, 200.0), (100.0, 180.0)]:
+            point_pe = sam.prompt_encoder.pe_layer.forward_with_coords(
+                torch.tensor([[[x + 0.5, y + 0.5]]]), (arch.img_size,) * 2)[0]
+            logits = attention.q_proj(point_pe) @ attention.k_proj(dense_pe).T  # (1, g·g)
+            row, col = divmod(int(logits.argmax()), grid)
+            hits += abs(col - x // cell) <= 1 and abs(row - y // cell) <= 1
+    return hits
+
+
+def test_aligned_decoder_attention_looks_at_the_click_from_the_start():
+    from core.models.sam_architecture import TINY_ARCHITECTURE, build_sam
+
+    train = load_script("train_tiny_sam")
+    torch.manual_seed(0)
+    plain = build_sam(TINY_ARCHITECTURE)
+    torch.manual_seed(0)
+    aligned = build_sam(TINY_ARCHITECTURE)
+    train.align_decoder_attention(aligned, gain=2.0)
+    attention = aligned.mask_decoder.transformer.layers[0].cross_attn_token_to_image
+    assert torch.equal(attention.q_proj.weight, attention.k_proj.weight)
+    assert _attention_hits_the_click(aligned, TINY_ARCHITECTURE) == 4
+    assert _attention_hits_the_click(plain, TINY_ARCHITECTURE) <= 1  # segment-anything's default start
