@@ -11,7 +11,8 @@ app like a user's file), on the real main window (offscreen):
   (synchronously, before the timestep is recorded and the thumbnails, plot and labels follow).
   Against the bare ``SamEngine.decode`` of the same prompt sets on the same image, timed by
   bench/bare_decode_timing.py in a plain process of its own with the same rest between
-  decodes. The two alternate (app, bare, app, bare: each phase a fresh prompt sequence) so that
+  decodes, and with the app's OpenMP settings (the subprocess inherits GOMP_SPINCOUNT), so that
+  the ratio is the app's own overhead. The two alternate (app, bare, app, bare: each phase a fresh prompt sequence) so that
   drift in the machine's speed hits both; medians over all clicks. Goal ≤ 1.2×.
 * event-loop stall: the longest gap between 5 ms timer ticks on the UI thread while the worker
   embeds images in the background (prefetch), against the same measurement with the worker idle.
@@ -33,6 +34,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import desktop  # noqa: E402,F401  before torch: it sets the app's OpenMP spin count (see desktop/__init__.py)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QPointF, Qt, QTimer  # noqa: E402
@@ -196,7 +198,7 @@ def main() -> None:
     args = parser.parse_args()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU, QT_QPA_PLATFORM="
-          f"{os.environ['QT_QPA_PLATFORM']}")
+          f"{os.environ['QT_QPA_PLATFORM']}, GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT')}")
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["POINTPROMPT_CACHE_DIR"] = str(Path(tmp) / "cache")
         for name in args.models:

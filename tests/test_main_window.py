@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QObject, QPointF, Qt, Slot
 
 from core.io.event_log import read_events
 from core.io.pointprompt_results import read_annotator_results
@@ -434,6 +434,36 @@ def test_a_point_and_its_mask_are_painted_together(qtbot, window):
     assert not window.controller.awaiting_answer
     assert window.canvas.viewport().updatesEnabled() and window.canvas.mask is not None
     assert window.round_label.text().startswith("Round 1 · 1 points · 1 timesteps")
+
+
+def test_the_shown_mask_is_painted_ahead_of_the_scores_and_follows_the_best_candidate_rule(qtbot, tmp_path):
+    from desktop.annotation_controller import ControllerOptions
+
+    window = open_window(qtbot, tmp_path, options=ControllerOptions(default_output="best"))
+    controller, previews, painted = window.controller, {}, []
+
+    class Spy(QObject):  # lives on this (the UI) thread: its slot is queued like the controller's
+        @Slot(int, object)
+        def seen(self, serial, mask):
+            previews[serial] = (mask, len(controller.record.timesteps))
+
+    spy = Spy()
+    window.worker.mask_preview.connect(spy.seen, Qt.ConnectionType.QueuedConnection)
+    controller.mask_ready.connect(painted.append)
+    differs = 0
+    for n, (x, y) in enumerate([(100, 100), (200, 60), (30, 200)], start=1):
+        click(qtbot, window, x, y)
+        wait_for_timesteps(qtbot, window, n)
+        best = int(np.argmax(controller.shown.predicted_ious))
+        assert controller.shown.chosen == best
+        mask, timesteps_then = previews[controller.latest_serial]
+        assert timesteps_then == n - 1  # the preview came before its timestep was recorded
+        np.testing.assert_array_equal(mask, controller.shown_masks[best])  # the best, bitwise
+        assert painted[-1] is mask and len(painted) == n  # painted once, from the preview
+        np.testing.assert_array_equal(window.canvas.mask, controller.shown_masks[best])
+        differs += best != 0 and (controller.shown_masks[best] != controller.shown_masks[0]).any()
+    assert differs  # the rule mattered at least once (the first output would have been wrong)
+    window.close()
 
 
 def test_an_export_that_cannot_write_says_why_and_the_app_goes_on(qtbot, window, tmp_path, monkeypatch):

@@ -37,6 +37,11 @@ def assert_matches_predictor(engine: SamEngine, predictor: SamPredictor, image: 
         np.testing.assert_array_equal(ours.masks, masks)
         np.testing.assert_array_equal(ours.predicted_iou, scores)
         np.testing.assert_array_equal(ours.low_res_logits, low_res)
+        # in two stages, one candidate at a time (the app paints the chosen one first)
+        logits, predicted = engine.decode_logits(embedding, POINTS, LABELS, multimask_output=multimask)
+        np.testing.assert_array_equal(predicted, scores)
+        for k in range(len(masks)):
+            np.testing.assert_array_equal(engine.upscale_masks(embedding, logits[k:k + 1])[0], masks[k])
     # with the previous low-res logits as mask input
     previous = ours.low_res_logits[0:1]
     ours = engine.decode(embedding, POINTS[:2], LABELS[:2], previous, multimask_output=False)

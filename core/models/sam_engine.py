@@ -168,6 +168,26 @@ class SamEngine:
         return logits, low_res, iou
 
     @torch.no_grad()
+    def decode_logits(
+        self, embedding: ImageEmbedding, points: np.ndarray, labels: np.ndarray, multimask_output: bool = True
+    ) -> tuple[torch.Tensor, np.ndarray]:
+        """Stage one of :meth:`decode`: points (N, 2) (x, y) image pixels and labels (N,) 1/0 →
+        (low-res logits (M, 4g, 4g), a tensor on the engine's device; predicted IoU (M,) float32)."""
+        points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        coords, label_tensor = self._prompt_tensors(embedding, points[None], np.asarray(labels).reshape(1, -1))
+        low_res, iou = decode_low_res(self.sam, embedding.features, coords, label_tensor, None, multimask_output)
+        return low_res[0], iou[0].cpu().numpy()
+
+    @torch.no_grad()
+    def upscale_masks(self, embedding: ImageEmbedding, low_res: torch.Tensor) -> np.ndarray:
+        """Stage two of :meth:`decode`: (K, 4g, 4g) low-res logits → (K, H, W) bool masks at image
+        size, upscaled and thresholded as ``SamPredictor.predict`` does. Each mask depends on its
+        own logits only, so upscaling one of them gives bitwise the mask that upscaling all gives:
+        the app paints the chosen candidate before it upscales the others (0.4 vs 1.1 ms, tiny SAM)."""
+        logits = self.sam.postprocess_masks(low_res[None], embedding.input_size, embedding.original_size)[0]
+        return (logits > self.sam.mask_threshold).cpu().numpy()
+
+    @torch.no_grad()
     def decode(
         self,
         embedding: ImageEmbedding,
