@@ -54,6 +54,20 @@ def mask_to_qimage(mask: np.ndarray, colour: tuple[int, int, int], alpha: int, o
     return image.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)  # owns its pixels: ``index`` may go
 
 
+def mask_extent(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """(x, y, width, height) of the mask's bounding box grown by one pixel within the image, so
+    that the overlay of this crop has the outline the whole mask would have (the outline is
+    where the mask meets a pixel outside it). Only the crop is drawn: every overlay pixel is
+    blended on each repaint, transparent or not, and drawing the scaled overlay was the
+    largest part of the repaint after a click (0.7 of 1.1 ms for a whole 320×240 overlay)."""
+    x, y, width, height = cv2.boundingRect(mask.view(np.uint8) if mask.dtype == np.bool_ else (mask != 0).astype(np.uint8))
+    if width == 0:
+        return 0, 0, 0, 0
+    x0, y0 = max(x - 1, 0), max(y - 1, 0)
+    x1, y1 = min(x + width + 1, mask.shape[1]), min(y + height + 1, mask.shape[0])
+    return x0, y0, x1 - x0, y1 - y0
+
+
 class ImageCanvas(QGraphicsView):
     """See the module docstring. Signals carry image pixels (x, y) and point indices."""
 
@@ -115,7 +129,13 @@ class ImageCanvas(QGraphicsView):
         if mask is None:
             self._mask_item.setPixmap(QPixmap())
             return
-        self._mask_item.setPixmap(QPixmap.fromImage(mask_to_qimage(mask, MASK_COLOUR, self.mask_alpha, self.outline)))
+        x, y, width, height = mask_extent(mask)
+        if width == 0:  # nothing selected: no overlay
+            self._mask_item.setPixmap(QPixmap())
+            return
+        self._mask_item.setOffset(x, y)
+        self._mask_item.setPixmap(QPixmap.fromImage(
+            mask_to_qimage(mask[y:y + height, x:x + width], MASK_COLOUR, self.mask_alpha, self.outline)))
 
     @property
     def mask(self) -> np.ndarray | None:
@@ -158,6 +178,9 @@ class ImageCanvas(QGraphicsView):
             text.setPos(QPointF(x + radius, y - 2.5 * radius))
             for item in (dot, text):
                 item.setZValue(2)
+                # drawn once (antialiased disc, glyphs), then copied: with 20 points, drawing the
+                # markers afresh made up most of the repaint after each click
+                item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
                 self._markers.append(item)
 
     def hold_paint(self, milliseconds: int) -> None:
@@ -215,8 +238,11 @@ class ImageCanvas(QGraphicsView):
         """Index of the drawn point within HIT_RADIUS_PX view pixels of ``view_pos``, or None."""
         if not len(self._points):
             return None
-        centres = [self.mapFromScene(QPointF(x + 0.5, y + 0.5)) for x, y in self._points]
-        distances = [np.hypot(c.x() - view_pos.x(), c.y() - view_pos.y()) for c in centres]
+        t = self.viewportTransform()  # scene → view: (x, y) ↦ (m11 x + m21 y + dx, m12 x + m22 y + dy)
+        x, y = self._points[:, 0] + 0.5, self._points[:, 1] + 0.5  # pixel centres
+        view_x = t.m11() * x + t.m21() * y + t.dx()
+        view_y = t.m12() * x + t.m22() * y + t.dy()
+        distances = np.hypot(view_x - view_pos.x(), view_y - view_pos.y())  # one array op, not a Qt call a point
         index = int(np.argmin(distances))
         return index if distances[index] <= HIT_RADIUS_PX else None
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, Qt
+import pytest
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QImage
 
 from desktop.candidate_strip import thumbnail
-from desktop.image_canvas import MASK_COLOUR, ImageCanvas, mask_to_qimage
+from desktop.image_canvas import MASK_COLOUR, ImageCanvas, mask_extent, mask_to_qimage
 
 
 def pixel(image: QImage, x: int, y: int) -> tuple[int, int, int, int]:
@@ -131,3 +132,59 @@ def test_the_cached_image_paints_exactly_as_the_uncached_after_zoom_and_pan(qtbo
         canvas._image_item.setCacheMode(QGraphicsItem.CacheMode.NoCache)
         assert cached == grab()
         canvas._image_item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+
+def test_point_at_finds_the_point_under_the_cursor_when_zoomed_and_panned(qtbot):
+    canvas = ImageCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(500, 400)
+    canvas.show()
+    canvas.set_image(np.zeros((120, 160, 3), np.uint8))
+    points = np.array([[10, 10], [60, 40], [64, 44], [150, 110]])
+    canvas.set_points(points, np.array([1, 0, 1, 1]))
+    canvas.zoom(3.0)
+    canvas.horizontalScrollBar().setValue(canvas.horizontalScrollBar().value() + 50)
+    for index, (x, y) in enumerate(points[1:3], start=1):  # 4 px apart in the image, 12 on screen: told apart
+        centre = canvas.mapFromScene(QPointF(x + 0.5, y + 0.5))
+        assert canvas.point_at(centre) == index
+        assert canvas.point_at(centre + QPointF(3, -2).toPoint()) == index
+    far = canvas.mapFromScene(QPointF(100.5, 80.5))
+    assert canvas.point_at(far) is None
+
+
+@pytest.mark.parametrize("outline", [True, False])
+def test_the_overlay_of_the_mask_extent_equals_the_whole_overlay_there(outline):
+    rng = np.random.default_rng(5)
+    masks = [np.zeros((30, 40), bool), np.ones((30, 40), bool)]
+    for _ in range(6):  # blobs, some touching an edge of the image
+        mask = np.zeros((30, 40), bool)
+        y, x = rng.integers(-3, 30), rng.integers(-3, 40)
+        mask[max(y, 0):y + rng.integers(2, 12), max(x, 0):x + rng.integers(2, 12)] = True
+        masks.append(mask)
+    masks.append(np.zeros((60, 80), bool)[::2, ::2])  # a strided view
+    masks[-1][5:9, 7:20] = True
+    for mask in masks:
+        x, y, width, height = mask_extent(mask)
+        if not mask.any():
+            assert width == height == 0
+            continue
+        assert mask[y:y + height, x:x + width].sum() == mask.sum()
+        whole = mask_to_qimage(mask, MASK_COLOUR, 110, outline)
+        crop = mask_to_qimage(mask[y:y + height, x:x + width], MASK_COLOUR, 110, outline)
+        assert crop == whole.copy(x, y, width, height)
+
+
+def test_an_empty_or_full_mask_is_shown_without_error(qtbot):
+    canvas = ImageCanvas()
+    qtbot.addWidget(canvas)
+    canvas.show()
+    canvas.set_image(np.zeros((100, 120, 3), np.uint8))
+    canvas.set_mask(np.zeros((100, 120), bool))
+    canvas.viewport().repaint()
+    assert canvas._mask_item.pixmap().isNull() and canvas.mask is not None
+    mask = np.zeros((100, 120), bool)
+    mask[10:20, 30:50] = True
+    canvas.set_mask(mask)
+    assert canvas._mask_item.sceneBoundingRect() == QRectF(29, 9, 22, 12)  # the box and its outline ring
+    canvas.set_mask(np.ones((100, 120), bool))
+    assert canvas._mask_item.sceneBoundingRect() == QRectF(0, 0, 120, 100)
