@@ -98,6 +98,7 @@ class MainWindow(FileMenuActions, QMainWindow):
         self.verdict.answered.connect(lambda value: self.controller.judge_ground_truth(value))
         self.candidates.chosen.connect(lambda k: self.controller.choose(k))
         self._secondary = QTimer(self)  # thumbnails, plot, labels: repainted after the mask
+        self._views_image: str | None = None  # the image the thumbnails and plot show
         self._secondary.setSingleShot(True)
         self._secondary.timeout.connect(self._update_secondary_views)
         self._clock = QTimer(self)
@@ -359,6 +360,15 @@ class MainWindow(FileMenuActions, QMainWindow):
         if self.replay.active:
             return
         c = self.controller
+        image_id = None if c.current is None else c.current.image_id
+        if c.awaiting_answer and self._views_image == image_id:
+            # the hold deadline of a slow decode (vit_b): only the point count is new. Thumbnails
+            # and plot wait for the answer; redrawing them now (pyqtgraph paints in Python) took
+            # the GIL from the decoder in mid-decode: vit_b's click-to-mask was 15 ms longer.
+            self._update_round_label()
+            self._update_banner()
+            return
+        self._views_image = image_id
         shown, masks = c.shown, c.shown_masks
         blind = self.options.blind
         captions, tips = [], []

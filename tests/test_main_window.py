@@ -466,6 +466,27 @@ def test_the_shown_mask_is_painted_ahead_of_the_scores_and_follows_the_best_cand
     window.close()
 
 
+def test_a_slow_decode_shows_the_point_count_at_the_deadline_and_leaves_the_plot_to_the_answer(qtbot, window):
+    import time
+
+    engine, calls = window.worker.engine, []
+    fast = engine.decode_logits
+
+    def slow(*args, **kwargs):  # a big model: the answer comes long after the 50 ms hold
+        time.sleep(0.4)
+        return fast(*args, **kwargs)
+
+    engine.decode_logits = slow
+    redraw = window.candidates.show_candidates
+    window.candidates.show_candidates = lambda *args: (calls.append(time.monotonic()), redraw(*args))
+    click(qtbot, window, 100, 100)
+    qtbot.waitUntil(lambda: "1 points" in window.round_label.text(), timeout=300)  # at the deadline
+    assert window.controller.awaiting_answer and calls == []  # thumbnails (and plot) not redrawn mid-decode
+    wait_for_timesteps(qtbot, window, 1)
+    assert len(calls) == 1 and window.candidates.buttons[0].isEnabled()
+    engine.decode_logits = fast
+
+
 def test_an_export_that_cannot_write_says_why_and_the_app_goes_on(qtbot, window, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
