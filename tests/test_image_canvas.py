@@ -16,6 +16,18 @@ def pixel(image: QImage, x: int, y: int) -> tuple[int, int, int, int]:
     return colour.red(), colour.green(), colour.blue(), colour.alpha()
 
 
+def shown_canvas(qtbot, image: np.ndarray, size: tuple[int, int] | None = None) -> ImageCanvas:
+    """An ImageCanvas on screen (offscreen), resized to ``size`` (width, height) if given, showing ``image``."""
+    canvas = ImageCanvas()
+    qtbot.addWidget(canvas)
+    if size is not None:
+        canvas.resize(*size)
+    canvas.show()
+    qtbot.waitExposed(canvas)
+    canvas.set_image(image)
+    return canvas
+
+
 def near(rgba: tuple, expected: tuple) -> bool:
     """Equal within 1 per channel: the overlay is stored premultiplied, so a translucent colour
     comes back rounded (30, 144, 255) at alpha 80 reads (29, 143, 255)."""
@@ -73,11 +85,7 @@ def test_adding_a_point_keeps_the_earlier_markers(qtbot):
 
 
 def test_a_drag_dropped_outside_the_image_puts_the_marker_back(qtbot):
-    canvas = ImageCanvas()
-    qtbot.addWidget(canvas)
-    canvas.resize(400, 300)
-    canvas.show()
-    canvas.set_image(np.zeros((100, 120, 3), np.uint8))
+    canvas = shown_canvas(qtbot, np.zeros((100, 120, 3), np.uint8), (400, 300))
     canvas.set_points(np.array([[30, 40]]), np.array([1]))
     moved = []
     canvas.move_requested.connect(lambda *args: moved.append(args))
@@ -113,12 +121,7 @@ def test_hold_paint_lasts_until_released_or_the_deadline(qtbot):
 def test_the_cached_image_paints_exactly_as_the_uncached_after_zoom_and_pan(qtbot):
     from PySide6.QtWidgets import QGraphicsItem
 
-    canvas = ImageCanvas()
-    qtbot.addWidget(canvas)
-    canvas.resize(500, 400)
-    canvas.show()
-    qtbot.waitExposed(canvas)
-    canvas.set_image(np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8))
+    canvas = shown_canvas(qtbot, np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8), (500, 400))
     assert canvas._image_item.cacheMode() == QGraphicsItem.CacheMode.DeviceCoordinateCache
 
     def grab():
@@ -135,11 +138,7 @@ def test_the_cached_image_paints_exactly_as_the_uncached_after_zoom_and_pan(qtbo
 
 
 def test_point_at_finds_the_point_under_the_cursor_when_zoomed_and_panned(qtbot):
-    canvas = ImageCanvas()
-    qtbot.addWidget(canvas)
-    canvas.resize(500, 400)
-    canvas.show()
-    canvas.set_image(np.zeros((120, 160, 3), np.uint8))
+    canvas = shown_canvas(qtbot, np.zeros((120, 160, 3), np.uint8), (500, 400))
     points = np.array([[10, 10], [60, 40], [64, 44], [150, 110]])
     canvas.set_points(points, np.array([1, 0, 1, 1]))
     canvas.zoom(3.0)
@@ -175,10 +174,7 @@ def test_the_overlay_of_the_mask_extent_equals_the_whole_overlay_there(outline):
 
 
 def test_an_empty_or_full_mask_is_shown_without_error(qtbot):
-    canvas = ImageCanvas()
-    qtbot.addWidget(canvas)
-    canvas.show()
-    canvas.set_image(np.zeros((100, 120, 3), np.uint8))
+    canvas = shown_canvas(qtbot, np.zeros((100, 120, 3), np.uint8))
     canvas.set_mask(np.zeros((100, 120), bool))
     canvas.viewport().repaint()
     assert canvas._mask_item.pixmap().isNull() and canvas.mask is not None
