@@ -269,7 +269,6 @@ class AnnotationController(QObject):
         if not self.session.closed and self.current is not None and serial == self.latest_serial:
             self._previewed_serial = serial
             self.mask_ready.emit(mask)  # painted synchronously
-        self.worker.preview_shown()
 
     def _on_decoded(self, result: DecodeResult) -> None:
         """Record the answer if its prompt set is still the image's (the session checks), even if

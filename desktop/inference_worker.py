@@ -45,7 +45,6 @@ from core.prompting.study import StudyImage, StudyImageError
 
 
 WORKER_ENCODES_ABOVE_PIXELS = 1_000_000  # see the module docstring
-PREVIEW_WAIT_S = 0.03  # the longest the worker waits for the UI to paint a preview (InferenceWorker.preview_shown)
 
 
 def default_candidate(predicted_iou, rule: str) -> int:
@@ -109,7 +108,6 @@ class InferenceWorker(QObject):
         super().__init__()
         self.engine: SamEngine | None = None
         self._lock = threading.Lock()
-        self._preview_shown = threading.Event()  # see preview_shown
         self._pending: DecodeRequest | None = None
         self._serial = 0
         # (image_id, the image array itself, its embedding): the array is kept so that a new
@@ -142,12 +140,6 @@ class InferenceWorker(QObject):
             self._pending = request
         self._wake_decode.emit()
         return request.serial
-
-    def preview_shown(self) -> None:
-        """The UI has handled the latest ``mask_preview`` (painted it, or dropped it as stale):
-        the worker, which waits for this (at most PREVIEW_WAIT_S), goes on with the other
-        candidates. Waiting leaves the cores to the paint instead of racing it with torch."""
-        self._preview_shown.set()
 
     def prefetch(self, images: list[StudyImage]) -> None:
         """Embed these images in the background, in order, replacing any earlier prefetch list."""
@@ -269,9 +261,7 @@ class InferenceWorker(QObject):
         logits, predicted = self.engine.decode_logits(embedding, request.prompts.coords, request.prompts.labels)
         shown = default_candidate(predicted, request.shown_rule)
         first = self.engine.upscale_masks(embedding, logits[shown:shown + 1])[0]
-        self._preview_shown.clear()
         self.mask_preview.emit(request.serial, first)
-        self._preview_shown.wait(PREVIEW_WAIT_S)
         masks = np.empty((len(predicted), *first.shape), dtype=bool)
         masks[shown] = first
         others = [k for k in range(len(predicted)) if k != shown]
