@@ -168,14 +168,38 @@ class SamEngine:
         return logits, low_res, iou
 
     @torch.no_grad()
+    def decode(
+        self,
+        embedding: ImageEmbedding,
+        points: np.ndarray,
+        labels: np.ndarray,
+        mask_input: np.ndarray | None = None,
+        multimask_output: bool = True,
+    ) -> Decoded:
+        """Decode one prompt set: points (N, 2) (x, y) image pixels, labels (N,) 1/0,
+        mask_input optional (1, 4g, 4g) low-res logits. Same masks as ``SamPredictor.predict``.
+        In two stages, :meth:`decode_logits` then :meth:`upscale_masks`, which the app calls
+        apart to show one candidate before the others are upscaled."""
+        low_res, iou = self.decode_logits(embedding, points, labels, mask_input, multimask_output)
+        return Decoded(self.upscale_masks(embedding, low_res), low_res.cpu().numpy(), iou)
+
+    @torch.no_grad()
     def decode_logits(
-        self, embedding: ImageEmbedding, points: np.ndarray, labels: np.ndarray, multimask_output: bool = True
+        self,
+        embedding: ImageEmbedding,
+        points: np.ndarray,
+        labels: np.ndarray,
+        mask_input: np.ndarray | None = None,
+        multimask_output: bool = True,
     ) -> tuple[torch.Tensor, np.ndarray]:
-        """Stage one of :meth:`decode`: points (N, 2) (x, y) image pixels and labels (N,) 1/0 →
-        (low-res logits (M, 4g, 4g), a tensor on the engine's device; predicted IoU (M,) float32)."""
+        """Stage one of :meth:`decode`: points (N, 2) (x, y) image pixels, labels (N,) 1/0 and an
+        optional (1, 4g, 4g) mask input → (low-res logits (M, 4g, 4g), a tensor on the engine's
+        device; predicted IoU (M,) float32)."""
         points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         coords, label_tensor = self._prompt_tensors(embedding, points[None], np.asarray(labels).reshape(1, -1))
-        low_res, iou = decode_low_res(self.sam, embedding.features, coords, label_tensor, None, multimask_output)
+        if mask_input is not None:
+            mask_input = torch.as_tensor(np.asarray(mask_input, dtype=np.float32)[None], device=self.device)
+        low_res, iou = decode_low_res(self.sam, embedding.features, coords, label_tensor, mask_input, multimask_output)
         return low_res[0], iou[0].cpu().numpy()
 
     @torch.no_grad()
@@ -186,27 +210,6 @@ class SamEngine:
         the app paints the chosen candidate before it upscales the others (0.4 vs 1.1 ms, tiny SAM)."""
         logits = self.sam.postprocess_masks(low_res[None], embedding.input_size, embedding.original_size)[0]
         return (logits > self.sam.mask_threshold).cpu().numpy()
-
-    @torch.no_grad()
-    def decode(
-        self,
-        embedding: ImageEmbedding,
-        points: np.ndarray,
-        labels: np.ndarray,
-        mask_input: np.ndarray | None = None,
-        multimask_output: bool = True,
-    ) -> Decoded:
-        """Decode one prompt set: points (N, 2) (x, y) image pixels, labels (N,) 1/0,
-        mask_input optional (1, 4g, 4g) low-res logits. Same masks as ``SamPredictor.predict``."""
-        points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-        labels = np.asarray(labels).reshape(-1)
-        batch_mask = None if mask_input is None else np.asarray(mask_input, dtype=np.float32)[None]
-        logits, low_res, iou = self.decode_torch(embedding, points[None], labels[None], batch_mask, multimask_output)
-        return Decoded(
-            masks=(logits[0] > self.sam.mask_threshold).cpu().numpy(),
-            low_res_logits=low_res[0].cpu().numpy(),
-            predicted_iou=iou[0].cpu().numpy(),
-        )
 
     @torch.no_grad()
     def decode_batch(
