@@ -42,7 +42,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.io.atomic import atomic_torch_save  # noqa: E402
-from core.models.prompt_decoding import decode_low_res, upscale_to_input_frame  # noqa: E402
+from core.models.prompt_decoding import decode_low_res, encode_prompts, upscale_to_input_frame  # noqa: E402
 from core.models.sam_architecture import TINY_ARCHITECTURE, build_sam  # noqa: E402
 from core.prompting.click_simulation import corrective_click  # noqa: E402
 from core.synthetic.training_examples import sample_example, sample_example_seeded  # noqa: E402
@@ -139,7 +139,7 @@ def decode_all_tokens(sam, embedding, coords, labels, mask_input):
 
     Token 0 is SAM's single output (multimask off), tokens 1–3 its multimask outputs.
     """
-    sparse, dense = sam.prompt_encoder(points=(coords, labels), boxes=None, masks=mask_input)
+    sparse, dense = encode_prompts(sam, coords, labels, mask_input)
     return sam.mask_decoder.predict_masks(embedding, sam.prompt_encoder.get_dense_pe(), sparse, dense)
 
 

@@ -12,6 +12,15 @@ import torch.nn.functional as F
 from segment_anything.modeling import Sam
 
 
+def encode_prompts(
+    sam: Sam, coords: torch.Tensor | None, labels: torch.Tensor | None, mask_input: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """SAM's prompt encoder on (B, N, 2) points (x, y, input frame) with (B, N) labels (both None:
+    no points) and an optional (B, 1, 4g, 4g) mask input → (sparse (B, N+1, C), dense (B, C, g, g))."""
+    points = (coords, labels) if coords is not None else None
+    return sam.prompt_encoder(points=points, boxes=None, masks=mask_input)
+
+
 def decode_low_res(
     sam: Sam,
     embedding: torch.Tensor,
@@ -30,8 +39,7 @@ def decode_low_res(
     output, else 1. Gradients flow when the caller enables them, as in
     ``SamPredictor.predict_torch`` minus its ``no_grad``.
     """
-    points = (coords, labels) if coords is not None else None
-    sparse, dense = sam.prompt_encoder(points=points, boxes=None, masks=mask_input)
+    sparse, dense = encode_prompts(sam, coords, labels, mask_input)
     return sam.mask_decoder(
         image_embeddings=embedding,
         image_pe=sam.prompt_encoder.get_dense_pe(),
