@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QPointF, QRect, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap, qRgba
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 
@@ -105,10 +105,12 @@ class ImageCanvas(QGraphicsView):
         self._paint_hold = QTimer(self)  # see hold_paint
         self._paint_hold.setSingleShot(True)
         self._paint_hold.timeout.connect(self.release_paint)
+        self._paints = 0  # viewport paints so far (see paint_now)
 
     # --- content -------------------------------------------------------------------------
     def set_image(self, image: np.ndarray | None) -> None:
         """Show an (H, W, 3) uint8 image (None: nothing), clearing mask and points, fitted to the view."""
+        self._paint_hold.stop()  # the held points belong to the image that goes
         if image is None:
             self._size = (0, 0)
             self._image_item.setPixmap(QPixmap())
@@ -151,18 +153,26 @@ class ImageCanvas(QGraphicsView):
     def set_points(self, points: np.ndarray, labels: np.ndarray) -> None:
         """Draw points (N, 2) (x, y) with labels (N,), numbered in order from 1.
 
-        The leading markers whose point, label and size are unchanged are kept, so a click adds
-        one marker instead of rebuilding them all (each new number's first paint lays out its
-        glyphs: ~0.15 ms a point, on the path from a click to its mask).
+        During :meth:`hold_paint` only the points are taken (hit-testing uses them at once);
+        their markers follow when the hold ends. The leading markers whose point, label and
+        size are unchanged are kept, so a click adds one marker instead of rebuilding them all
+        (each new number's first paint lays out its glyphs: ~0.15 ms a point).
         """
         self._press = None  # a drag in progress refers to the old points: drop it
         self._points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         self._labels = np.asarray(labels)
+        if not self.holding:
+            self._sync_markers()
+
+    def _sync_markers(self) -> None:
+        """Make the marker items show ``self._points``: keep the unchanged leading ones, replace the rest."""
         radius = max(3.0, 0.012 * max(self._size or (1, 1)))
         keys = [(float(x), float(y), int(label), radius) for (x, y), label in zip(self._points, self._labels)]
         keep = 0
         while keep < min(len(keys), len(self._marker_keys)) and keys[keep] == self._marker_keys[keep]:
             keep += 1
+        if keep == len(keys) == len(self._marker_keys):
+            return
         for item in self._markers[2 * keep:]:
             self.scene().removeItem(item)
         del self._markers[2 * keep:]
@@ -183,26 +193,50 @@ class ImageCanvas(QGraphicsView):
                 item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
                 self._markers.append(item)
 
-    def hold_paint(self, milliseconds: int) -> None:
-        """Paint nothing for up to ``milliseconds``, or until :meth:`release_paint`.
+    @property
+    def holding(self) -> bool:
+        """True during :meth:`hold_paint`."""
+        return self._paint_hold.isActive()
 
-        After a click the window holds the paint of the new point while SAM decodes, so that
-        the point and its mask appear in one frame: a fast model's answer (the tiny SAM's, in
-        ~20 ms) then arrives before any paint and the UI thread stays out of the decoder's way
-        (a repaint competes with it for the GIL and the two cores); a slow model's point is
-        painted at the deadline, before its mask. A hold already running is not extended, so
-        rapid clicks still see a paint at least every ``milliseconds``.
+    def hold_paint(self, milliseconds: int) -> None:
+        """Hold the point markers for up to ``milliseconds``, or until :meth:`release_paint`:
+        :meth:`set_points` takes the points at once but changes no marker until then.
+
+        After a click the window holds the new point while SAM decodes, so that the point and
+        its mask appear in one frame, and the UI thread leaves the GIL and both cores to the
+        decoder (creating the marker items and laying out their numbers while it runs slowed the
+        tiny SAM's decode as much as they cost); a slow model's point is shown at the deadline,
+        before its mask. A hold already running is not extended, so rapid clicks still see
+        their points at least every ``milliseconds``.
         """
-        if self._paint_hold.isActive():
+        if self.holding:
             return
-        self.viewport().setUpdatesEnabled(False)
         self._paint_hold.start(milliseconds)
 
     def release_paint(self) -> None:
-        """End :meth:`hold_paint` (the held changes are painted on the next event-loop turn)."""
+        """End :meth:`hold_paint`: the markers catch up with the points (painted on the next
+        event-loop turn, or at once by :meth:`paint_now`)."""
         self._paint_hold.stop()
-        if not self.viewport().updatesEnabled():
-            self.viewport().setUpdatesEnabled(True)
+        self._sync_markers()
+
+    def paint_now(self) -> None:
+        """End any hold and paint what changed before returning, not on the next event-loop turn.
+
+        What changed is known to the scene, which hands it to the view in a queued call; that
+        call is delivered here, and (Qt 6.11) it paints just those boxes (markers, the old and
+        the new mask's box) at once, where ``viewport().repaint()`` painted the whole viewport.
+        Should it only schedule the paint (another Qt), a repaint of the mask's box follows,
+        which paints all that is pending in the window."""
+        self.release_paint()
+        painted = self._paints
+        QCoreApplication.sendPostedEvents(self.scene(), QEvent.Type.MetaCall)
+        if self._paints == painted:
+            changed = self.mapFromScene(self._mask_item.sceneBoundingRect()).boundingRect()
+            self.viewport().repaint(changed if not changed.isEmpty() else QRect(0, 0, 1, 1))
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        self._paints += 1
+        super().paintEvent(event)
 
     # --- zoom and pan --------------------------------------------------------------------
     def fit(self) -> None:
@@ -267,6 +301,7 @@ class ImageCanvas(QGraphicsView):
             self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
             self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
         elif self._press is not None and self._press[1] is not None:
+            self.release_paint()  # the dragged point's marker must exist
             index = self._press[1]  # show the dragged point under the cursor
             self._marker_keys[index] = None  # no longer where its key says: redraw it next time
             scene = self.mapToScene(pos)

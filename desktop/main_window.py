@@ -10,6 +10,7 @@ import gc
 import time
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCursor, QKeySequence
 from PySide6.QtWidgets import (
@@ -321,13 +322,13 @@ class MainWindow(FileMenuActions, QMainWindow):
 
     def _on_prompts_changed(self) -> None:
         prompts = self.controller.prompts
-        self.canvas.set_points(prompts.coords, prompts.labels)
         if self.controller.awaiting_answer:
             # point, mask and labels in one frame unless SAM is slow; meanwhile the UI thread
             # leaves the cores and the GIL to the decoder (relayouts cost ~1 ms)
             self.canvas.hold_paint(POINT_PAINT_HOLD_MS)
             self._secondary.start(POINT_PAINT_HOLD_MS)  # the answer restarts it at once
-        else:
+        self.canvas.set_points(prompts.coords, prompts.labels)
+        if not self.controller.awaiting_answer:
             self._update_round_label()
             self._update_banner()
 
@@ -341,8 +342,7 @@ class MainWindow(FileMenuActions, QMainWindow):
         """A fresh answer: paint its mask at once (before the session records it)."""
         if not self.replay.active:
             self.canvas.set_mask(mask)
-            self.canvas.release_paint()
-            self.canvas.viewport().repaint()
+            self.canvas.paint_now()
 
     def _on_result_changed(self) -> None:
         """Show the mask and its scores now; the slower views follow on the next event-loop turn."""
@@ -351,8 +351,9 @@ class MainWindow(FileMenuActions, QMainWindow):
         c = self.controller
         shown = c.shown
         mask = None if shown is None else c.shown_masks[shown.chosen]
-        if mask is not self.canvas.mask:
-            self.canvas.set_mask(mask)
+        painted = self.canvas.mask
+        if not (mask is painted or (mask is not None and painted is not None and np.array_equal(mask, painted))):
+            self.canvas.set_mask(mask)  # not the mask painted ahead of the scores (that one would be painted twice)
         self._update_scores()
         self._secondary.start(0)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QImage
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QImage, QRegion
 
 from desktop.candidate_strip import thumbnail
 from desktop.image_canvas import MASK_COLOUR, ImageCanvas, mask_extent, mask_to_qimage
@@ -100,22 +100,85 @@ def test_a_drag_dropped_outside_the_image_puts_the_marker_back(qtbot):
     assert canvas._markers[0].sceneBoundingRect() == before
 
 
-def test_hold_paint_lasts_until_released_or_the_deadline(qtbot):
-    canvas = ImageCanvas()
-    qtbot.addWidget(canvas)
-    canvas.show()
+def test_held_points_are_hit_at_once_and_drawn_when_the_hold_ends_or_expires(qtbot):
+    canvas = shown_canvas(qtbot, np.zeros((120, 160, 3), np.uint8), (400, 300))
     canvas.hold_paint(10_000)
-    assert not canvas.viewport().updatesEnabled()
+    canvas.set_points(np.array([[30, 40]]), np.array([1]))
+    assert canvas.point_at(canvas.mapFromScene(QPointF(30.5, 40.5))) == 0  # a click on it finds it at once
+    assert canvas._markers == []  # but its marker waits for the hold's end
     canvas.release_paint()
-    assert canvas.viewport().updatesEnabled()
+    assert len(canvas._markers) == 2  # dot and number
     canvas.hold_paint(10_000)
-    canvas.hold_paint(1)  # a running hold is not restarted (rapid clicks still get a paint per hold)
+    canvas.hold_paint(1)  # a running hold is not restarted (rapid clicks still see their points)
+    canvas.set_points(np.array([[30, 40], [80, 70]]), np.array([1, 0]))
     qtbot.wait(50)
-    assert not canvas.viewport().updatesEnabled()
+    assert len(canvas._markers) == 2
     canvas.release_paint()
+    assert len(canvas._markers) == 4
     canvas.hold_paint(30)
-    qtbot.waitUntil(lambda: canvas.viewport().updatesEnabled())
+    canvas.set_points(np.zeros((0, 2)), np.zeros(0))
+    assert len(canvas._markers) == 4  # a removal waits too
+    qtbot.waitUntil(lambda: canvas._markers == [])  # the deadline
 
+
+def test_a_held_point_can_be_dragged_before_its_marker_is_drawn(qtbot):
+    canvas = shown_canvas(qtbot, np.zeros((120, 160, 3), np.uint8), (400, 300))
+    moved = []
+    canvas.move_requested.connect(lambda i, x, y: moved.append((i, x, y)))
+    canvas.hold_paint(10_000)
+    canvas.set_points(np.array([[30, 40]]), np.array([1]))
+    viewport = canvas.viewport()
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=canvas.mapFromScene(QPointF(30.5, 40.5)))
+    qtbot.mouseMove(viewport, canvas.mapFromScene(QPointF(80.5, 70.5)))
+    assert canvas._markers[0].sceneBoundingRect().center().x() > 60  # drawn, under the cursor
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=canvas.mapFromScene(QPointF(80.5, 70.5)))
+    assert moved == [(0, 80, 70)]
+
+
+class PaintLog(QObject):
+    """Records the region of each paint event of the widget it filters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.regions = []
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt name)
+        if event.type() == QEvent.Type.Paint:
+            self.regions.append(QRegion(event.region()))
+        return False
+
+
+def test_paint_now_paints_once_only_what_changed_and_leaves_the_screen_as_a_full_repaint(qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    canvas = shown_canvas(qtbot, np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8), (400, 300))
+    before = np.zeros((120, 160), bool)
+    before[10:40, 20:60] = True
+    canvas.set_points(np.array([[30, 20]]), np.array([1]))
+    canvas.set_mask(before)
+    qtbot.wait(30)
+    log = PaintLog()
+    canvas.viewport().installEventFilter(log)
+    canvas.hold_paint(10_000)
+    canvas.set_points(np.array([[30, 20], [110, 90]]), np.array([1, 0]))
+    qtbot.wait(30)
+    assert log.regions == []  # the new point is held: nothing is painted while SAM would decode
+    after = np.zeros((120, 160), bool)
+    after[70:100, 90:130] = True
+    canvas.set_mask(after)
+    canvas.paint_now()
+    assert len(log.regions) == 1
+    painted = log.regions[0]
+    for box in (before, after):  # the old and the new mask's box, not the whole viewport
+        x, y, width, height = mask_extent(box)
+        assert painted.contains(canvas.mapFromScene(QRectF(x, y, width, height)).boundingRect().adjusted(1, 1, -1, -1))
+    area = sum(r.width() * r.height() for r in painted)
+    assert area < 0.5 * canvas.viewport().width() * canvas.viewport().height()
+    qtbot.wait(30)
+    assert len(log.regions) == 1  # and nothing was left to paint later
+    on_screen = QApplication.primaryScreen().grabWindow(canvas.winId()).toImage()  # the backing store
+    fresh = canvas.grab().toImage()  # everything drawn anew
+    assert on_screen.convertToFormat(fresh.format()) == fresh
 
 
 def test_the_cached_image_paints_exactly_as_the_uncached_after_zoom_and_pan(qtbot):

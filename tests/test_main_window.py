@@ -429,11 +429,43 @@ def test_going_back_before_the_answer_shows_the_timestep(qtbot, window):
 def test_a_point_and_its_mask_are_painted_together(qtbot, window):
     click(qtbot, window, 100, 100)
     assert window.controller.awaiting_answer
-    assert not window.canvas.viewport().updatesEnabled()  # the point waits for its mask (≤ 50 ms)
+    assert window.canvas.holding and window.canvas._markers == []  # the point waits for its mask (≤ 50 ms)
     wait_for_timesteps(qtbot, window, 1)
     assert not window.controller.awaiting_answer
-    assert window.canvas.viewport().updatesEnabled() and window.canvas.mask is not None
+    assert not window.canvas.holding and len(window.canvas._markers) == 2 and window.canvas.mask is not None
     assert window.round_label.text().startswith("Round 1 · 1 points · 1 timesteps")
+
+
+def test_a_click_is_on_disk_and_its_point_held_before_the_worker_is_asked(qtbot, window, tmp_path, monkeypatch):
+    from desktop.inference_worker import InferenceWorker
+
+    asked = []
+    request_decode = InferenceWorker.request_decode
+
+    def spy(worker, request):
+        on_disk = read_events(window.session.folder / "events.jsonl")
+        asked.append((on_disk[-1], window.canvas.holding))
+        return request_decode(worker, request)
+
+    monkeypatch.setattr(InferenceWorker, "request_decode", spy)  # (on the instance, PySide crashes)
+    click(qtbot, window, 100, 100)
+    assert len(asked) == 1
+    last_event, holding = asked[0]
+    assert last_event["event"] == "edit" and last_event["action"] == "add" and last_event["x"] == 100
+    assert holding  # the window had done its share of the click: the decode runs alone
+    wait_for_timesteps(qtbot, window, 1)
+
+
+def test_the_answer_paints_the_mask_once(qtbot, window):
+    masks = []
+    set_mask = window.canvas.set_mask
+    window.canvas.set_mask = lambda mask: (masks.append(mask), set_mask(mask))
+    for n, (x, y) in enumerate([(100, 100), (160, 120)], start=1):
+        click(qtbot, window, x, y)
+        wait_for_timesteps(qtbot, window, n)
+    c = window.controller
+    assert len(masks) == 2  # the preview's paint; the scores that follow do not paint it again
+    assert np.array_equal(masks[-1], c.shown_masks[c.shown.chosen])
 
 
 def test_the_shown_mask_is_painted_ahead_of_the_scores_and_follows_the_best_candidate_rule(qtbot, tmp_path):
