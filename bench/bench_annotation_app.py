@@ -113,7 +113,7 @@ def click_latencies(window: MainWindow, points: list[tuple[int, int]],
     loop = QEventLoop()
     state = {}
 
-    def painted(_mask) -> None:  # runs after the window's slot, which has repainted the canvas
+    def painted(_mask, _overlay) -> None:  # runs after the window's slot, which has repainted the canvas
         state["painted"] = time.perf_counter()
 
     def recorded() -> None:

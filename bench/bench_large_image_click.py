@@ -60,7 +60,7 @@ def measure(folder: Path, images, clicks: int) -> tuple[float, float]:
     height, width = c.loaded.image.shape[:2]
     rng = np.random.default_rng(0)
     stalls, paints, painted = [], [], {}
-    c.mask_ready.connect(lambda _mask: painted.__setitem__("t", time.perf_counter()))
+    c.mask_ready.connect(lambda _mask, _overlay: painted.__setitem__("t", time.perf_counter()))
     for _ in range(clicks + 1):  # the first is a warm-up
         x, y = int(rng.integers(width // 3, 2 * width // 3)), int(rng.integers(height // 3, 2 * height // 3))
         target = len(c.record.timesteps) + 1

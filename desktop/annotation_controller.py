@@ -21,6 +21,7 @@ from core.prompting.protocol import CLOSE_IMAGE, NEW_ROUND, ProtocolRules, proto
 from core.prompting.session import AnnotationSession, ImageRecord, MissingMaskError, Timestep
 from core.prompting.study import LoadedImage, StudyImage, StudyImageError
 from desktop.inference_worker import DecodeRequest, DecodeResult, InferenceWorker, default_candidate
+from desktop.mask_overlay import MaskOverlay, OverlayStyle
 from desktop.prompt_commands import PromptEdit
 
 OUTPUT_CHOICES = ("first", "best")  # PointPrompt scored the first multimask output; "best" = highest predicted IoU
@@ -54,7 +55,7 @@ class AnnotationController(QObject):
     message = Signal(str)  # something the annotator should read
     model_changed = Signal(str)  # description of the model now in use
     verdict_wanted = Signal(str)  # protocol mode: ask about this image's ground truth before leaving it
-    mask_ready = Signal(object)  # (H, W) bool: the new mask, to paint before the timestep is recorded
+    mask_ready = Signal(object, object)  # (H, W) bool new mask and its MaskOverlay or None: paint before recording
 
     def __init__(self, worker: InferenceWorker, images: list[StudyImage], session: AnnotationSession,
                  options: ControllerOptions | None = None) -> None:
@@ -79,6 +80,7 @@ class AnnotationController(QObject):
         self.broken: dict[str, str] = {}
         self.model_description = ""
         self.read_only = False  # a replay owns the canvas: no edits until it ends
+        self.overlay_style: OverlayStyle | None = None  # the canvas's, set by the window: the worker draws the overlay
         # explicitly queued: these slots touch the session and the widgets, so they run on the UI thread
         queued = Qt.ConnectionType.QueuedConnection
         self._connections = [(worker.mask_preview, self._on_mask_preview), (worker.decoded, self._on_decoded),
@@ -271,14 +273,14 @@ class AnnotationController(QObject):
     def _request_decode(self, prompts: PromptSet | None = None) -> None:
         prompts = self.prompts if prompts is None else prompts
         request = DecodeRequest(self.current.image_id, self.loaded.image, prompts, self.truth,
-                                shown_rule=self.options.default_output)
+                                shown_rule=self.options.default_output, overlay_style=self.overlay_style)
         self.latest_serial = self.worker.request_decode(request)
 
-    def _on_mask_preview(self, serial: int, mask: np.ndarray) -> None:
+    def _on_mask_preview(self, serial: int, mask: np.ndarray, overlay: MaskOverlay | None) -> None:
         """The shown candidate of the newest request, ahead of the others and the scores: paint it."""
         if not self.session.closed and self.current is not None and serial == self.latest_serial:
             self._previewed_serial = serial
-            self.mask_ready.emit(mask)  # painted synchronously
+            self.mask_ready.emit(mask, overlay)  # painted synchronously
 
     def _on_decoded(self, result: DecodeResult) -> None:
         """Record the answer if its prompt set is still the image's (the session checks), even if
@@ -293,7 +295,7 @@ class AnnotationController(QObject):
         if latest:
             self._answered_serial = request.serial
             if self._previewed_serial != request.serial:  # painted already if its preview came
-                self.mask_ready.emit(result.decoded.masks[chosen])  # the annotator sees it first, then we record
+                self.mask_ready.emit(result.decoded.masks[chosen], None)  # the annotator sees it first, then we record
         index = self.session.record_timestep(request.image_id, request.prompts, result.decoded.masks,
                                              predicted, result.ious, result.dices, chosen, result.seconds,
                                              model=result.model, device=result.device,

@@ -8,7 +8,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QToolButton, QWidget
 
-from desktop.image_canvas import MASK_COLOUR, rgb_to_qimage
+from desktop.mask_overlay import MASK_COLOUR, rgb_to_qimage
 
 THUMB_SIDE = 96
 

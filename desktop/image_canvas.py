@@ -11,61 +11,17 @@ left-click kind. Wheel zooms around the cursor; middle drag or Ctrl+left drag pa
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QEvent, QPointF, QRect, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap, qRgba
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
+
+from desktop.mask_overlay import MaskOverlay, OverlayStyle, mask_overlay, rgb_to_qimage
 
 INCLUSION_COLOUR = QColor(40, 220, 60)
 EXCLUSION_COLOUR = QColor(230, 40, 40)
-MASK_COLOUR = (30, 144, 255)
 DRAG_THRESHOLD_PX = 3  # view pixels a press must travel to count as a drag
 HIT_RADIUS_PX = 9  # view pixels around a point that grab it
-
-
-def rgb_to_qimage(image: np.ndarray) -> QImage:
-    """(H, W, 3) uint8 RGB → a QImage that owns a copy of the pixels."""
-    height, width = image.shape[:2]
-    data = np.ascontiguousarray(image)
-    return QImage(data.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
-
-
-def mask_to_qimage(mask: np.ndarray, colour: tuple[int, int, int], alpha: int, outline: bool) -> QImage:
-    """(H, W) bool → an 8-bit indexed QImage: ``colour`` at ``alpha`` inside, opaque yellow on
-    the outline if asked, transparent outside.
-
-    Built as an indexed image: the pixels are one uint8 array computed with whole-array cv2 ops
-    (index 0 outside, 1 inside, 2 on the edge) and the colours live in the 3-entry table. Ten
-    times faster than filling an (H, W, 4) array through boolean indexing (0.13 vs 1.2 ms at
-    320×240, 11 vs 108 ms at 3000×2000), which matters because it runs on the UI thread.
-    Returned converted to premultiplied ARGB32, the raster paint engine's own format: a pixmap
-    of it is blended without a conversion on each paint (a click's repaint 0.25 ms faster at
-    320×240 on the test machine).
-    """
-    height, width = mask.shape
-    inside = mask.view(np.uint8) if mask.dtype == np.bool_ else (mask != 0).astype(np.uint8)
-    if outline:  # 2·m − erode(m): 2 on the edge, 1 in the interior, 0 outside
-        index = cv2.subtract(cv2.add(inside, inside), cv2.erode(inside, np.ones((3, 3), np.uint8)))
-    else:
-        index = np.ascontiguousarray(inside)
-    image = QImage(index.data, width, height, width, QImage.Format.Format_Indexed8)
-    image.setColorTable([qRgba(0, 0, 0, 0), qRgba(*colour, alpha), qRgba(255, 255, 0, 255)])
-    return image.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)  # owns its pixels: ``index`` may go
-
-
-def mask_extent(mask: np.ndarray) -> tuple[int, int, int, int]:
-    """(x, y, width, height) of the mask's bounding box grown by one pixel within the image, so
-    that the overlay of this crop has the outline the whole mask would have (the outline is
-    where the mask meets a pixel outside it). Only the crop is drawn: every overlay pixel is
-    blended on each repaint, transparent or not, and drawing the scaled overlay was the
-    largest part of the repaint after a click (0.7 of 1.1 ms for a whole 320×240 overlay)."""
-    x, y, width, height = cv2.boundingRect(mask.view(np.uint8) if mask.dtype == np.bool_ else (mask != 0).astype(np.uint8))
-    if width == 0:
-        return 0, 0, 0, 0
-    x0, y0 = max(x - 1, 0), max(y - 1, 0)
-    x1, y1 = min(x + width + 1, mask.shape[1]), min(y + height + 1, mask.shape[0])
-    return x0, y0, x1 - x0, y1 - y0
 
 
 class ImageCanvas(QGraphicsView):
@@ -125,19 +81,23 @@ class ImageCanvas(QGraphicsView):
         self.set_points(np.zeros((0, 2)), np.zeros(0))
         self.fit()
 
-    def set_mask(self, mask: np.ndarray | None) -> None:
-        """Overlay an (H, W) bool mask, or clear the overlay with None."""
+    @property
+    def overlay_style(self) -> OverlayStyle:
+        """How masks are drawn now (opacity, outline)."""
+        return OverlayStyle(self.mask_alpha, self.outline)
+
+    def set_mask(self, mask: np.ndarray | None, overlay: MaskOverlay | None = None) -> None:
+        """Overlay an (H, W) bool mask, or clear the overlay with None. ``overlay``: the mask's
+        overlay drawn already (by the inference worker, off this thread); used if it is in the
+        current style, else drawn anew."""
         self._mask = mask
-        if mask is None:
+        if mask is not None and (overlay is None or overlay.style != self.overlay_style):
+            overlay = mask_overlay(mask, self.overlay_style)
+        if mask is None or overlay.image is None:  # nothing selected: no overlay
             self._mask_item.setPixmap(QPixmap())
             return
-        x, y, width, height = mask_extent(mask)
-        if width == 0:  # nothing selected: no overlay
-            self._mask_item.setPixmap(QPixmap())
-            return
-        self._mask_item.setOffset(x, y)
-        self._mask_item.setPixmap(QPixmap.fromImage(
-            mask_to_qimage(mask[y:y + height, x:x + width], MASK_COLOUR, self.mask_alpha, self.outline)))
+        self._mask_item.setOffset(overlay.x, overlay.y)
+        self._mask_item.setPixmap(QPixmap.fromImage(overlay.image))
 
     @property
     def mask(self) -> np.ndarray | None:

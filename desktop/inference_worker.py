@@ -42,6 +42,7 @@ from core.models.sam_engine import Decoded, PromptError, SamEngine
 from core.prompting.metrics import iou_and_dice
 from core.prompting.prompt_set import PromptSet
 from core.prompting.study import StudyImage, StudyImageError
+from desktop.mask_overlay import MaskOverlay, OverlayStyle, mask_overlay
 
 
 WORKER_ENCODES_ABOVE_PIXELS = 1_000_000  # see the module docstring
@@ -56,7 +57,8 @@ def default_candidate(predicted_iou, rule: str) -> int:
 @dataclass
 class DecodeRequest:
     """All a decode needs: the image (H, W, 3) uint8, its prompt set, (H, W) bool truth or None,
-    and the rule that picks the candidate shown (:func:`default_candidate`)."""
+    the rule that picks the candidate shown (:func:`default_candidate`) and, if the worker
+    should draw that candidate's overlay too, the canvas's overlay style."""
 
     image_id: str
     image: np.ndarray
@@ -64,6 +66,7 @@ class DecodeRequest:
     truth: np.ndarray | None = None
     serial: int = 0
     shown_rule: str = "first"
+    overlay_style: OverlayStyle | None = None
 
 
 @dataclass
@@ -93,7 +96,7 @@ class InferenceWorker(QObject):
     embedded = Signal(str, float)  # image_id, seconds
     prefetch_progress = Signal(int, int)  # done, total of the current prefetch batch
     prefetch_failed = Signal(str, str)  # image_id, message
-    mask_preview = Signal(int, object)  # request serial, (H, W) bool: the candidate to show, before the others
+    mask_preview = Signal(int, object, object)  # request serial, (H, W) bool candidate to show, its MaskOverlay or None
     decoded = Signal(object)  # DecodeResult
     replayed = Signal(int, object)  # replay serial, (T,) float64 scores of a re-run published sequence
     failed = Signal(str)
@@ -255,13 +258,15 @@ class InferenceWorker(QObject):
 
     def _decode_shown_first(self, request: DecodeRequest, embedding: ImageEmbedding) -> Decoded:
         """``SamEngine.decode``, bitwise, in an order that shows the answer sooner: the candidate
-        the UI will show is upscaled and sent (``mask_preview``) before the others are upscaled
-        and all are scored, so the UI paints it while the worker finishes (tiny SAM: 0.4 of
+        the UI will show is upscaled and sent (``mask_preview``, with its overlay drawn if the
+        request gives a style) before the others are upscaled and all are scored, so the UI
+        paints it while the worker finishes (tiny SAM: 0.4 of
         1.1 ms of upscaling, and the scoring, off the click-to-mask path)."""
         logits, predicted = self.engine.decode_logits(embedding, request.prompts.coords, request.prompts.labels)
         shown = default_candidate(predicted, request.shown_rule)
         first = self.engine.upscale_masks(embedding, logits[shown:shown + 1])[0]
-        self.mask_preview.emit(request.serial, first)
+        overlay = None if request.overlay_style is None else mask_overlay(first, request.overlay_style)
+        self.mask_preview.emit(request.serial, first, overlay)
         masks = np.empty((len(predicted), *first.shape), dtype=bool)
         masks[shown] = first
         others = [k for k in range(len(predicted)) if k != shown]

@@ -8,7 +8,8 @@ from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QRegion
 
 from desktop.candidate_strip import thumbnail
-from desktop.image_canvas import MASK_COLOUR, ImageCanvas, mask_extent, mask_to_qimage
+from desktop.image_canvas import ImageCanvas
+from desktop.mask_overlay import MASK_COLOUR, mask_extent, mask_to_qimage
 
 
 def pixel(image: QImage, x: int, y: int) -> tuple[int, int, int, int]:
@@ -247,3 +248,17 @@ def test_an_empty_or_full_mask_is_shown_without_error(qtbot):
     assert canvas._mask_item.sceneBoundingRect() == QRectF(29, 9, 22, 12)  # the box and its outline ring
     canvas.set_mask(np.ones((100, 120), bool))
     assert canvas._mask_item.sceneBoundingRect() == QRectF(0, 0, 120, 100)
+
+
+def test_an_overlay_drawn_in_another_style_is_drawn_anew(qtbot):
+    from desktop.mask_overlay import OverlayStyle, mask_overlay
+
+    canvas = shown_canvas(qtbot, np.zeros((60, 80, 3), np.uint8))
+    mask = np.zeros((60, 80), bool)
+    mask[10:30, 20:50] = True
+    stale = mask_overlay(mask, OverlayStyle(alpha=30, outline=False))  # the style changed after the request
+    canvas.set_overlay_style(alpha=200, outline=True)
+    canvas.set_mask(mask, stale)
+    shown = canvas._mask_item.pixmap().toImage()
+    assert shown == mask_overlay(mask, OverlayStyle(200, True)).image and shown != stale.image
+    assert canvas._mask_item.offset().x() == 19 and canvas._mask_item.offset().y() == 9

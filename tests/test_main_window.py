@@ -456,16 +456,23 @@ def test_a_click_is_on_disk_and_its_point_held_before_the_worker_is_asked(qtbot,
     wait_for_timesteps(qtbot, window, 1)
 
 
-def test_the_answer_paints_the_mask_once(qtbot, window):
-    masks = []
+def test_the_answer_paints_the_mask_once_with_the_overlay_the_worker_drew(qtbot, window):
+    from desktop.mask_overlay import mask_overlay
+
+    window._set_overlay_style(alpha=200, outline=False)  # the worker draws in the style the canvas has now
+    painted = []
     set_mask = window.canvas.set_mask
-    window.canvas.set_mask = lambda mask: (masks.append(mask), set_mask(mask))
+    window.canvas.set_mask = lambda mask, overlay=None: (painted.append((mask, overlay)), set_mask(mask, overlay))
     for n, (x, y) in enumerate([(100, 100), (160, 120)], start=1):
         click(qtbot, window, x, y)
         wait_for_timesteps(qtbot, window, n)
     c = window.controller
-    assert len(masks) == 2  # the preview's paint; the scores that follow do not paint it again
-    assert np.array_equal(masks[-1], c.shown_masks[c.shown.chosen])
+    assert len(painted) == 2  # the preview's paint; the scores that follow do not paint it again
+    mask, overlay = painted[-1]
+    assert np.array_equal(mask, c.shown_masks[c.shown.chosen])
+    assert overlay is not None and overlay.style == (200, False)
+    assert overlay.image == mask_overlay(mask, overlay.style).image
+    assert window.canvas._mask_item.pixmap().toImage() == overlay.image
 
 
 def test_the_shown_mask_is_painted_ahead_of_the_scores_and_follows_the_best_candidate_rule(qtbot, tmp_path):
@@ -475,13 +482,13 @@ def test_the_shown_mask_is_painted_ahead_of_the_scores_and_follows_the_best_cand
     controller, previews, painted = window.controller, {}, []
 
     class Spy(QObject):  # lives on this (the UI) thread: its slot is queued like the controller's
-        @Slot(int, object)
-        def seen(self, serial, mask):
+        @Slot(int, object, object)
+        def seen(self, serial, mask, _overlay):
             previews[serial] = (mask, len(controller.record.timesteps))
 
     spy = Spy()
     window.worker.mask_preview.connect(spy.seen, Qt.ConnectionType.QueuedConnection)
-    controller.mask_ready.connect(painted.append)
+    controller.mask_ready.connect(lambda mask, _overlay: painted.append(mask))
     differs = 0
     for n, (x, y) in enumerate([(100, 100), (200, 60), (30, 200)], start=1):
         click(qtbot, window, x, y)
