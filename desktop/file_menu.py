@@ -67,6 +67,10 @@ class FileMenuActions:
     def switch_session(self, annotator: str, output: Path) -> None:
         """Close this session and open (or resume) ``annotator``'s session in ``output``."""
         folder = session_folder(output, annotator)
+        if self.exporting is not None:  # it reads this session's masks: they must stay its own until it ends
+            self._show_message(f"An export of {self.session.annotator}'s session is running: wait for it to finish "
+                               "(or cancel it) before switching to another annotator.")
+            return
         if folder.resolve() == self.session.folder.resolve():
             self._show_message(f"{annotator}'s session in {output} is already open.")
             return

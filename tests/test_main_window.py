@@ -577,6 +577,33 @@ def test_closing_during_an_export_cancels_it_quietly_and_a_crash_in_it_is_report
     other.close()
 
 
+def test_no_session_switch_while_its_export_runs(qtbot, tmp_path, monkeypatch):
+    import time
+
+    import desktop.export_thread as export_thread
+    from core.prompting.export import ExportCancelled
+
+    def slow_export(session, images, root, progress=None, cancelled=None):
+        while not cancelled():
+            assert not session.closed  # what the export reads stays this session's
+            time.sleep(0.01)
+        raise ExportCancelled(0, 1, root)
+
+    monkeypatch.setattr(export_thread, "export_session", slow_export)
+    window = open_window(qtbot, tmp_path)
+    window.export_to(tmp_path / "export")
+    first = window.session
+    window.switch_session("st2", tmp_path / "other")
+    assert window.session is first and not first.closed
+    said = window.statusBar().currentMessage()
+    assert "export of st1's session is running" in said
+    window.exporting.cancel()
+    qtbot.waitUntil(lambda: window.exporting is None, timeout=30_000)
+    window.switch_session("st2", tmp_path / "other")  # once it has ended
+    assert window.session.annotator == "st2" and first.closed
+    window.close()
+
+
 def test_a_large_image_records_masks_encoded_in_the_worker(qtbot, tmp_path):
     import cv2
 
