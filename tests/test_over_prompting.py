@@ -16,3 +16,13 @@ def test_warns_only_beyond_the_threshold_within_the_round():
 def test_no_scores_no_warning():
     assert not over_prompting_status([], []).warn
     assert not over_prompting_status([None, None], [0, 0]).warn
+
+
+def test_the_best_timestep_is_the_highest_iou_earliest_on_ties_of_a_round_or_all():
+    from core.analysis.over_prompting import best_index
+
+    ious, rounds = [0.5, None, 0.9, 0.9, 0.95, 0.2], [0, 0, 0, 0, 1, 1]
+    assert best_index(ious, rounds) == 4
+    assert best_index(ious, rounds, 0) == 2  # earliest of the tie, unscored skipped
+    assert best_index(ious, rounds, 1) == 4
+    assert best_index([None, None], [0, 0]) is None and best_index([], []) is None

@@ -23,12 +23,19 @@ class OverPromptingStatus:
     warn: bool
 
 
+def best_index(ious: list[float | None], rounds: list[int], round_: int | None = None) -> int | None:
+    """Index of the highest IoU (of round ``round_``, or of all), the earliest on ties; None when
+    nothing is scored. ious and rounds: one entry per timestep, in time order. The one statement
+    of PointPrompt's best timestep (its sorts/ files), for the warning, the session and export."""
+    scored = [(value, -t) for t, (value, r) in enumerate(zip(ious, rounds))
+              if value is not None and (round_ is None or r == round_)]
+    return -max(scored)[1] if scored else None
+
+
 def over_prompting_status(ious: list[float | None], rounds: list[int], threshold: float = 0.05) -> OverPromptingStatus:
     """Status of the latest timestep. ious and rounds: one entry per timestep, in time order."""
     if not ious or ious[-1] is None:
         return OverPromptingStatus(None, None, None, 0.0, False)
-    current_round = rounds[-1]
-    scored = [(value, -t) for t, (value, r) in enumerate(zip(ious, rounds)) if r == current_round and value is not None]
-    best_iou, negative_index = max(scored)
-    gap = best_iou - ious[-1]
-    return OverPromptingStatus(-negative_index, best_iou, ious[-1], gap, gap > threshold)
+    best = best_index(ious, rounds, rounds[-1])
+    gap = ious[best] - ious[-1]
+    return OverPromptingStatus(best, ious[best], ious[-1], gap, gap > threshold)

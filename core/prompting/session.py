@@ -35,6 +35,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from core.analysis.over_prompting import best_index
 from core.io.atomic import atomic_write, atomic_write_bytes
 from core.io.event_log import EventLog, drop_torn_tail, read_events
 from core.io.folder_lock import FolderLock
@@ -90,8 +91,7 @@ class Timestep:
 
 def best_timestep(timesteps: list[Timestep], round_: int | None = None) -> int | None:
     """Index of the highest-IoU timestep in ``timesteps`` (of one round, or all), the earliest on ties."""
-    scored = [(t.iou, -i) for i, t in enumerate(timesteps) if t.iou is not None and (round_ is None or t.round == round_)]
-    return -max(scored)[1] if scored else None
+    return best_index([t.iou for t in timesteps], [t.round for t in timesteps], round_)
 
 
 @dataclass
