@@ -41,7 +41,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.io.atomic import atomic_torch_save  # noqa: E402
+from core.io.atomic import atomic_torch_save, atomic_write_bytes  # noqa: E402
 from core.models.prompt_decoding import decode_low_res, encode_prompts, upscale_to_input_frame  # noqa: E402
 from core.models.sam_architecture import TINY_ARCHITECTURE, build_sam  # noqa: E402
 from core.prompting.click_simulation import corrective_click  # noqa: E402
@@ -239,6 +239,7 @@ def main(argv: list[str] | None = None) -> None:
     pool = multiprocessing.get_context("spawn").Pool(args.workers) if args.workers > 0 else None
     start = time.perf_counter()
     running_iou, running_loss = None, None
+    records = []
     for step in range(min(args.steps, args.stop_after or args.steps)):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, args.steps, args.lr, args.warmup)
@@ -261,9 +262,11 @@ def main(argv: list[str] | None = None) -> None:
             record = dict(step=step + 1, loss=round(running_loss, 4), train_iou=round(running_iou, 4),
                           seconds=round(elapsed, 1), seed=args.seed)
             print(json.dumps(record), flush=True)
-            with open(log_path, "a", encoding="utf-8") as log:
-                log.write(json.dumps(record) + "\n")
+            records.append(record)
+            # this run's log, replaced with its weights: a rerun starts a log of its own, and the
+            # log beside a model file always describes that file
             atomic_torch_save(sam.state_dict(), args.out)
+            atomic_write_bytes(log_path, "".join(json.dumps(r) + "\n" for r in records).encode())
     if pool is not None:
         pool.close()
         pool.join()

@@ -44,6 +44,11 @@ def test_training_script_runs_and_writes_a_loadable_tiny_sam(tmp_path):
     log = [json.loads(line) for line in out.with_suffix(".log.jsonl").read_text().splitlines()]
     assert [record["step"] for record in log] == [1, 2] and all(np.isfinite(r["loss"]) for r in log)
     assert torch.isfinite(next(sam.parameters())).all()
+    load_script("train_tiny_sam").main(["--steps", "1", "--batch-size", "1", "--prompts-per-image", "2",
+                                        "--threads", "1", "--save-every", "1", "--seed", "5", "--out", str(out)])
+    torch.set_num_threads(threads)
+    log = [json.loads(line) for line in out.with_suffix(".log.jsonl").read_text().splitlines()]
+    assert [(r["step"], r["seed"]) for r in log] == [(1, 5)]  # a rerun's log replaces the old one with its weights
 
 
 def test_worker_rendering_gives_the_same_model_whatever_the_worker_count(tmp_path):
