@@ -9,6 +9,7 @@ in the inference worker; the controller only posts requests and records answers.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,12 @@ class ControllerOptions:
     over_prompt_threshold: float = 0.05
     prefetch_ahead: int = 3
     protocol: ProtocolRules | None = None
+
+
+class MaskView(Protocol):
+    """What the controller asks of the canvas: how it draws mask overlays."""
+
+    overlay_style: OverlayStyle
 
 
 DECODE_COMING = -1  # latest_serial between an edit and its decode request (awaiting_answer is True)
@@ -80,7 +87,7 @@ class AnnotationController(QObject):
         self.broken: dict[str, str] = {}
         self.model_description = ""
         self.read_only = False  # a replay owns the canvas: no edits until it ends
-        self.overlay_style: OverlayStyle | None = None  # the canvas's, set by the window: the worker draws the overlay
+        self.view: MaskView | None = None  # the canvas, set by the window: the worker draws overlays as it does
         # explicitly queued: these slots touch the session and the widgets, so they run on the UI thread
         queued = Qt.ConnectionType.QueuedConnection
         self._connections = [(worker.mask_preview, self._on_mask_preview), (worker.decoded, self._on_decoded),
@@ -273,7 +280,8 @@ class AnnotationController(QObject):
     def _request_decode(self, prompts: PromptSet | None = None) -> None:
         prompts = self.prompts if prompts is None else prompts
         request = DecodeRequest(self.current.image_id, self.loaded.image, prompts, self.truth,
-                                shown_rule=self.options.default_output, overlay_style=self.overlay_style)
+                                shown_rule=self.options.default_output,
+                                overlay_style=None if self.view is None else self.view.overlay_style)
         self.latest_serial = self.worker.request_decode(request)
 
     def _on_mask_preview(self, serial: int, mask: np.ndarray, overlay: MaskOverlay | None) -> None:

@@ -188,10 +188,10 @@ class ImageCanvas(QGraphicsView):
         """End any hold and paint what changed before returning, not on the next event-loop turn.
 
         What changed is known to the scene, which hands it to the view in a queued call; that
-        call is delivered here, and (Qt 6.11) it paints just those boxes (markers, the old and
-        the new mask's box) at once, where ``viewport().repaint()`` painted the whole viewport.
-        Should it only schedule the paint (another Qt), a repaint of the mask's box follows,
-        which paints all that is pending in the window."""
+        call is delivered here, and (Qt 6.11) it paints the bounding rect of those boxes (new and
+        dropped markers, the old and the new mask's box) at once, where ``viewport().repaint()``
+        painted the whole viewport. Should it only schedule the paint (another Qt), a repaint of
+        the mask's box follows, which paints all that is pending in the window."""
         self.release_paint()
         painted = self._paints
         QCoreApplication.sendPostedEvents(self.scene(), QEvent.Type.MetaCall)

@@ -42,7 +42,7 @@ from core.models.sam_engine import Decoded, PromptError, SamEngine
 from core.prompting.metrics import iou_and_dice
 from core.prompting.prompt_set import PromptSet
 from core.prompting.study import StudyImage, StudyImageError
-from desktop.mask_overlay import MaskOverlay, OverlayStyle, mask_overlay
+from desktop.mask_overlay import OverlayStyle, mask_overlay
 
 
 WORKER_ENCODES_ABOVE_PIXELS = 1_000_000  # see the module docstring

@@ -129,10 +129,10 @@ class MainWindow(FileMenuActions, QMainWindow):
         self.opacity.setRange(0, 255)
         self.opacity.setValue(self.canvas.mask_alpha)
         self.opacity.setMaximumWidth(140)
-        self.opacity.valueChanged.connect(lambda v: self._set_overlay_style(alpha=v))
+        self.opacity.valueChanged.connect(lambda v: self.canvas.set_overlay_style(alpha=v))
         self.outline_box = QCheckBox("Outline")
         self.outline_box.setChecked(self.canvas.outline)
-        self.outline_box.toggled.connect(lambda on: self._set_overlay_style(outline=on))
+        self.outline_box.toggled.connect(lambda on: self.canvas.set_overlay_style(outline=on))
         fit_button = QPushButton("Fit")
         fit_button.clicked.connect(self.canvas.fit)
         round_button = QPushButton("New round")
@@ -255,7 +255,7 @@ class MainWindow(FileMenuActions, QMainWindow):
         self._left.insertWidget(1, self.table, 1)
         self.table.currentCellChanged.connect(lambda row, *_: self.controller.open_index(row))
         c = self.controller
-        c.overlay_style = self.canvas.overlay_style  # the worker draws new masks' overlays in it
+        c.view = self.canvas  # the worker draws new masks' overlays in the canvas's style
         c.image_opened.connect(self._on_image_opened)
         c.prompts_changed.connect(self._on_prompts_changed)
         c.result_changed.connect(self._on_result_changed)
@@ -332,10 +332,6 @@ class MainWindow(FileMenuActions, QMainWindow):
         if not self.controller.awaiting_answer:
             self._update_round_label()
             self._update_banner()
-
-    def _set_overlay_style(self, alpha: int | None = None, outline: bool | None = None) -> None:
-        self.canvas.set_overlay_style(alpha, outline)
-        self.controller.overlay_style = self.canvas.overlay_style
 
     def _update_round_label(self) -> None:
         prompts, record = self.controller.prompts, self.controller.record

@@ -459,7 +459,7 @@ def test_a_click_is_on_disk_and_its_point_held_before_the_worker_is_asked(qtbot,
 def test_the_answer_paints_the_mask_once_with_the_overlay_the_worker_drew(qtbot, window):
     from desktop.mask_overlay import mask_overlay
 
-    window._set_overlay_style(alpha=200, outline=False)  # the worker draws in the style the canvas has now
+    window.canvas.set_overlay_style(alpha=200, outline=False)  # the worker draws in the style the canvas has now
     painted = []
     set_mask = window.canvas.set_mask
     window.canvas.set_mask = lambda mask, overlay=None: (painted.append((mask, overlay)), set_mask(mask, overlay))
