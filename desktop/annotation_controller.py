@@ -242,6 +242,10 @@ class AnnotationController(QObject):
         else:
             self.result_changed.emit()
 
+    def report_error(self, text: str) -> None:
+        """An edit failed with an unexpected error (see desktop.prompt_commands): tell the annotator."""
+        self.message.emit(text)
+
     def _may_decode(self, prompts: PromptSet) -> bool:
         if self.options.protocol is None or ready_to_decode(prompts):
             return True

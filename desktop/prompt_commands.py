@@ -6,6 +6,7 @@ The controller applies a set and logs the action: the command's own action the f
 
 from __future__ import annotations
 
+import traceback
 from typing import Protocol
 
 from PySide6.QtGui import QUndoCommand
@@ -15,6 +16,8 @@ from core.prompting.prompt_set import PromptSet
 
 class EditTarget(Protocol):
     def apply_edit(self, image_id: str, prompts: PromptSet, action: str, detail: dict) -> None: ...
+
+    def report_error(self, text: str) -> None: ...
 
 
 class PromptEdit(QUndoCommand):
@@ -31,7 +34,19 @@ class PromptEdit(QUndoCommand):
         action = "redo" if self._done_once else self.action
         detail = self.detail if self._done_once else {k: v for k, v in self.detail.items() if k != "of"}
         self._done_once = True
-        self.target.apply_edit(self.image_id, self.after, action, detail)
+        self._apply(self.after, action, detail)
 
     def undo(self) -> None:
-        self.target.apply_edit(self.image_id, self.before, "undo", self.detail)
+        self._apply(self.before, "undo", self.detail)
+
+    def _apply(self, prompts: PromptSet, action: str, detail: dict) -> None:
+        """An exception must not leave redo/undo: escaping a Qt virtual it took the whole app
+        down (PySide 6.11 crashed reporting it). It is printed, the annotator told and the
+        command dropped from the stack; the log keeps what was written before it."""
+        try:
+            self.target.apply_edit(self.image_id, prompts, action, detail)
+        except Exception as error:  # noqa: BLE001 (any bug: keep the app and the session)
+            traceback.print_exc()
+            self.setObsolete(True)  # the stack drops it: nothing half-done to undo later
+            self.target.report_error(f"The {action} of a point on {self.image_id} failed inside the app: "
+                                     f"{type(error).__name__}: {error}. The session so far is kept; please report this.")

@@ -456,6 +456,23 @@ def test_a_click_is_on_disk_and_its_point_held_before_the_worker_is_asked(qtbot,
     wait_for_timesteps(qtbot, window, 1)
 
 
+def test_an_unexpected_error_in_an_edit_is_reported_and_the_app_goes_on(qtbot, window, monkeypatch):
+    session = window.controller.session
+    edit = session.edit
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(session, "edit", broken)
+    click(qtbot, window, 100, 100)  # escaping the undo command, this took the whole app down
+    assert "simulated bug" in window.statusBar().currentMessage()
+    assert window.controller.undo_group.activeStack().count() == 0  # the failed edit is not left to undo
+    monkeypatch.setattr(session, "edit", edit)
+    click(qtbot, window, 160, 120)
+    wait_for_timesteps(qtbot, window, 1)
+    assert len(window.controller.prompts) == 1
+
+
 def test_the_answer_paints_the_mask_once_with_the_overlay_the_worker_drew(qtbot, window):
     from desktop.mask_overlay import mask_overlay
 
