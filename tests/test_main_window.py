@@ -447,7 +447,7 @@ def test_a_click_is_on_disk_and_its_point_held_before_the_worker_is_asked(qtbot,
         asked.append((on_disk[-1], window.canvas.holding))
         return request_decode(worker, request)
 
-    monkeypatch.setattr(InferenceWorker, "request_decode", spy)  # (on the instance, PySide crashes)
+    monkeypatch.setattr(InferenceWorker, "request_decode", spy)
     click(qtbot, window, 100, 100)
     assert len(asked) == 1
     last_event, holding = asked[0]
