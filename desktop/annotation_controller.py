@@ -13,7 +13,7 @@ from typing import Protocol
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QUndoGroup, QUndoStack
 
 from core.analysis.over_prompting import OverPromptingStatus, over_prompting_status
@@ -46,6 +46,20 @@ class MaskView(Protocol):
     """What the controller asks of the canvas: how it draws mask overlays."""
 
     overlay_style: OverlayStyle
+
+
+@dataclass
+class Anticipation:
+    """A decode started at a mouse press, for the prompt set its click will make: its answer is
+    held here (``preview``: the mask_preview arguments; ``result``: the DecodeResult) until the
+    release confirms the click, and dropped otherwise."""
+
+    image_id: str
+    prompts: PromptSet
+    serial: int
+    preview: tuple | None = None
+    result: DecodeResult | None = None
+    failed: bool = False
 
 
 DECODE_COMING = -1  # latest_serial between an edit and its decode request (awaiting_answer is True)
@@ -83,6 +97,7 @@ class AnnotationController(QObject):
         self.latest_serial = 0  # serial of the newest decode request for the open image (0: none)
         self._answered_serial = 0  # serial of the newest answer shown
         self._previewed_serial = 0  # serial of the newest request whose shown mask was painted ahead of its scores
+        self._anticipation: Anticipation | None = None  # see anticipate_add
         self.embedded: set[str] = set()
         self.broken: dict[str, str] = {}
         self.model_description = ""
@@ -142,6 +157,7 @@ class AnnotationController(QObject):
         self.session.open_image(image.image_id)
         self.index, self.current = row, image
         self.shown_timestep, self.shown_masks, self.latest_serial = None, None, 0
+        self._anticipation = None
         try:
             self.loaded, self.load_error = image.load(), ""
         except StudyImageError as error:
@@ -221,15 +237,18 @@ class AnnotationController(QObject):
                                                            action, detail))
 
     def apply_edit(self, image_id: str, prompts: PromptSet, action: str, detail: dict) -> None:
-        """Called by undo commands: log the edit, repaint, and ask for a decode of the new set.
+        """Called by undo commands: log the edit, repaint, and ask for a decode of the new set
+        (or adopt the one its held press started, see :meth:`anticipate_add`).
 
-        In that order: the edit is on disk before anything else happens, and the UI thread has
-        done its share of the click before the worker starts decoding. Work on the UI thread
-        during the decode holds the GIL the decoder needs between operations, and slowed it by
-        about as much as that work took; asking last measured 0.02–0.06 lower per-click ratios
-        (tiny SAM, bench/bench_annotation_app.py, alternating clicks)."""
+        In that order: the edit is on disk before anything else happens (before any answer to
+        it is shown or recorded), and the UI thread has done its share of the click before the
+        worker starts decoding. Work on the UI thread during the decode holds the GIL the
+        decoder needs between operations, and slowed it by about as much as that work took;
+        asking last measured 0.02–0.06 lower per-click ratios (tiny SAM,
+        bench/bench_annotation_app.py, alternating clicks)."""
         if self._rebuilding or self.current is None or image_id != self.current.image_id:
             return
+        anticipation, self._anticipation = self._anticipation, None
         decode = bool(prompts) and self._may_decode(prompts)
         self.session.edit(action, prompts, **detail)
         # a decode is coming: the window holds the new point for its mask (see awaiting_answer)
@@ -238,9 +257,36 @@ class AnnotationController(QObject):
             self.shown_timestep, self.shown_masks = None, None
         self.prompts_changed.emit()
         if decode:
-            self._request_decode(prompts)
+            self._request_decode(prompts, anticipation)
         else:
             self.result_changed.emit()
+
+    def anticipate_add(self, x: int, y: int, label: int) -> None:
+        """A mouse press that will add point (x, y) if released in place: start its decode now.
+
+        A person holds a click for ~100 ms; decoding meanwhile has the mask ready, or nearly,
+        when the release makes the edit. The answer is neither shown nor recorded until then
+        (:meth:`apply_edit` adopts it if the edit makes exactly this prompt set);
+        :meth:`drop_anticipation` forgets it if the press becomes a drag or leaves the image."""
+        self._anticipation = None
+        if self.loaded is None or self.read_only or not self.model_description:
+            return
+        height, width = self.loaded.image.shape[:2]
+        prompts = self.prompts.added(x, y, label)
+        if not (0 <= x < width and 0 <= y < height) or (self.options.protocol is not None
+                                                       and not ready_to_decode(prompts)):
+            return
+        request = self._decode_request(prompts)
+        self._anticipation = Anticipation(self.current.image_id, prompts, self.worker.request_decode(request))
+
+    def drop_anticipation(self) -> None:
+        """The anticipated press made no edit. Its request may have replaced one not yet started
+        (newest request wins): if the latest is still unanswered, ask for it again."""
+        if self._anticipation is None:
+            return
+        self._anticipation = None
+        if self.latest_serial > 0 and self.awaiting_answer and self.loaded is not None:
+            self._request_decode()
 
     def report_error(self, text: str) -> None:
         """An edit failed with an unexpected error (see desktop.prompt_commands): tell the annotator."""
@@ -259,6 +305,7 @@ class AnnotationController(QObject):
         self.session.new_round(reason)
         self._stack(self.current.image_id).clear()
         self.latest_serial, self.shown_timestep, self.shown_masks = 0, None, None
+        self._anticipation = None
         self.prompts_changed.emit()
         self.result_changed.emit()
         self.message.emit(f"Round {self.record.round + 1} of {self.current.image_id}: start again from no points.")
@@ -266,6 +313,7 @@ class AnnotationController(QObject):
     def set_read_only(self, on: bool) -> None:
         """While on, edits are refused and undo/redo are off (a replay is shown)."""
         self.read_only = on
+        self.drop_anticipation()
         active = None if on or self.current is None else self._stack(self.current.image_id)
         self.undo_group.setActiveStack(active)
 
@@ -281,15 +329,36 @@ class AnnotationController(QObject):
     def load_model(self, checkpoint: Path | None, variant: str | None = None, device: str = "auto") -> None:
         self.worker.load_model(checkpoint, variant, device)
 
-    def _request_decode(self, prompts: PromptSet | None = None) -> None:
+    def _decode_request(self, prompts: PromptSet) -> DecodeRequest:
+        return DecodeRequest(self.current.image_id, self.loaded.image, prompts, self.truth,
+                             shown_rule=self.options.default_output,
+                             overlay_style=None if self.view is None else self.view.overlay_style)
+
+    def _request_decode(self, prompts: PromptSet | None = None, anticipation: Anticipation | None = None) -> None:
+        """Ask the worker to decode ``prompts`` (default: the image's), or adopt the anticipated
+        decode of that very prompt set, showing what it has answered so far."""
         prompts = self.prompts if prompts is None else prompts
-        request = DecodeRequest(self.current.image_id, self.loaded.image, prompts, self.truth,
-                                shown_rule=self.options.default_output,
-                                overlay_style=None if self.view is None else self.view.overlay_style)
-        self.latest_serial = self.worker.request_decode(request)
+        if anticipation is not None and not anticipation.failed and anticipation.prompts == prompts \
+                and anticipation.image_id == self.current.image_id:
+            self.latest_serial = anticipation.serial
+            if anticipation.preview is not None:
+                self._on_mask_preview(*anticipation.preview)
+            if anticipation.result is not None:  # recorded on the next event-loop turn, as a fresh answer
+                # is, not inside the undo command that made the edit (the protocol may clear its stack)
+                QTimer.singleShot(0, self, lambda: self._on_decoded(anticipation.result))
+            return
+        self.latest_serial = self.worker.request_decode(self._decode_request(prompts))
+
+    def _held(self, serial: int) -> Anticipation | None:
+        """The anticipation whose answer this is, while its click is unconfirmed."""
+        anticipation = self._anticipation
+        return anticipation if anticipation is not None and anticipation.serial == serial else None
 
     def _on_mask_preview(self, serial: int, mask: np.ndarray, overlay: MaskOverlay | None) -> None:
         """The shown candidate of the newest request, ahead of the others and the scores: paint it."""
+        if (held := self._held(serial)) is not None:
+            held.preview = (serial, mask, overlay)
+            return
         if not self.session.closed and self.current is not None and serial == self.latest_serial:
             self._previewed_serial = serial
             self.mask_ready.emit(mask, overlay)  # painted synchronously
@@ -299,6 +368,9 @@ class AnnotationController(QObject):
         the annotator has moved to another image meanwhile; show it if it is the latest request."""
         if self.session.closed:
             return  # an answer that arrived after this session was closed (another one is open)
+        if (held := self._held(result.request.serial)) is not None:
+            held.result = result
+            return
         request = result.request
         latest = self.current is not None and request.image_id == self.current.image_id \
             and request.serial == self.latest_serial
@@ -373,6 +445,7 @@ class AnnotationController(QObject):
         self.session.close_image()
         self.index, self.current, self.loaded, self.load_error = -1, None, None, ""
         self.shown_timestep, self.shown_masks, self.latest_serial = None, None, 0
+        self._anticipation = None
         self.undo_group.setActiveStack(None)
         self.image_opened.emit()
         self.result_changed.emit()
@@ -390,7 +463,11 @@ class AnnotationController(QObject):
         self._prefetch_ahead()
 
     def _on_decode_failed(self, serial: int, message: str) -> None:
-        """A decode failed: if it was the newest request, no answer is coming for it."""
+        """A decode failed: if it was the newest request, no answer is coming for it. An
+        anticipated one fails quietly: if its click comes, it is asked for (and fails) anew."""
+        if (held := self._held(serial)) is not None:
+            held.failed = True
+            return
         if serial == self.latest_serial:
             self._answered_serial = serial
         self.message.emit(message)

@@ -7,12 +7,16 @@ right click or Shift+left adds an exclusion point; pressing on a point and relea
 moving removes it, dragging it moves it. With ``right_click_removes`` (the PointPrompt lab
 tool's mapping) a right click instead asks to remove the nearest point of the current
 left-click kind. Wheel zooms around the cursor; middle drag or Ctrl+left drag pans. The canvas only emits requests; it never changes prompts itself.
+A press held in place that will add a point says so before its release (``add_anticipated``),
+so that SAM can decode while the button is down.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QEvent, QPointF, QRect, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QPoint, QPointF, QRect, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 
@@ -22,6 +26,27 @@ INCLUSION_COLOUR = QColor(40, 220, 60)
 EXCLUSION_COLOUR = QColor(230, 40, 40)
 DRAG_THRESHOLD_PX = 3  # view pixels a press must travel to count as a drag
 HIT_RADIUS_PX = 9  # view pixels around a point that grab it
+# A press held this long in place announces its point (add_anticipated), so that SAM decodes
+# while the button is still down (a person holds a click ~100 ms). Not at once: a release that
+# follows within a few ms (a tap, a scripted click) is served sooner without it, as the
+# release's own work would run alongside the decode and slow it on a small CPU.
+ANTICIPATE_AFTER_MS = 8
+
+
+@dataclass
+class Press:
+    """A mouse press on the canvas, until its release. pos: view pixels; point: index of the
+    point it grabbed, or None; pixel: the image pixel (x, y) pressed, or None outside the
+    image; adds: the label (1/0) of the point its click adds, None if it grabs or removes;
+    announced: add_anticipated was emitted for it."""
+
+    pos: QPoint
+    point: int | None
+    button: Qt.MouseButton
+    modifiers: Qt.KeyboardModifier
+    pixel: tuple[int, int] | None
+    adds: int | None
+    announced: bool = False
 
 
 class ImageCanvas(QGraphicsView):
@@ -31,6 +56,8 @@ class ImageCanvas(QGraphicsView):
     remove_requested = Signal(int)  # point index
     move_requested = Signal(int, int, int)  # point index, new x, new y
     remove_nearest_requested = Signal(float, float)  # x, y of a right click when right_click_removes
+    add_anticipated = Signal(int, int, int)  # x, y, label: a held press that adds this point if released in place
+    anticipation_dropped = Signal()  # the announced press ended without adding its point
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -55,7 +82,7 @@ class ImageCanvas(QGraphicsView):
         self._labels = np.zeros(0, np.int64)
         self._size = (0, 0)  # (H, W)
         self._mask: np.ndarray | None = None
-        self._press = None  # (view pos, point index or None, button, modifiers)
+        self._press: Press | None = None
         self._pan_from = None
         self._fitted = True
         self.mask_alpha = 110
@@ -63,6 +90,11 @@ class ImageCanvas(QGraphicsView):
         self.left_label = 1
         self.right_click_removes = False  # the lab tool's mapping (protocol mode): right click removes
         self.editable = True
+        self.anticipate = True  # announce a held press's point (add_anticipated) before its release
+        self._anticipation = QTimer(self)  # see ANTICIPATE_AFTER_MS
+        self._anticipation.setSingleShot(True)
+        self._anticipation.setTimerType(Qt.TimerType.PreciseTimer)
+        self._anticipation.timeout.connect(self._announce_press)
         self._paint_hold = QTimer(self)  # see hold_paint
         self._paint_hold.setSingleShot(True)
         self._paint_hold.timeout.connect(self.release_paint)
@@ -248,26 +280,44 @@ class ImageCanvas(QGraphicsView):
     # --- mouse ---------------------------------------------------------------------------
     def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt name)
         pos = event.position().toPoint()
-        pan = event.button() == Qt.MouseButton.MiddleButton or (
-            event.button() == Qt.MouseButton.LeftButton and event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+        button, modifiers = event.button(), event.modifiers()
+        pan = button == Qt.MouseButton.MiddleButton or (
+            button == Qt.MouseButton.LeftButton and modifiers & Qt.KeyboardModifier.ControlModifier)
         if pan:
             self._pan_from = pos
-        elif self.editable and event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
-            grabs = not (event.button() == Qt.MouseButton.RightButton and self.right_click_removes)
-            self._press = (pos, self.point_at(pos) if grabs else None, event.button(), event.modifiers())
+        elif self.editable and button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+            removes = button == Qt.MouseButton.RightButton and self.right_click_removes
+            point = None if removes else self.point_at(pos)
+            pixel = self.image_point(pos)
+            adds = None if removes or point is not None or pixel is None else (
+                0 if button == Qt.MouseButton.RightButton or modifiers & Qt.KeyboardModifier.ShiftModifier
+                else self.left_label)
+            self._press = Press(pos, point, button, modifiers, pixel, adds)
+            if adds is not None and self.anticipate:
+                self._anticipation.start(ANTICIPATE_AFTER_MS)
         event.accept()
+
+    def _announce_press(self) -> None:
+        """The press has been held in place for ANTICIPATE_AFTER_MS: announce the point it adds."""
+        press = self._press
+        if press is not None and press.adds is not None and self.editable:
+            press.announced = True
+            self.add_anticipated.emit(press.pixel[0], press.pixel[1], press.adds)
 
     def mouseMoveEvent(self, event) -> None:  # noqa: N802 (Qt name)
         pos = event.position().toPoint()
+        press = self._press
+        if press is not None and (pos - press.pos).manhattanLength() > DRAG_THRESHOLD_PX:
+            self._anticipation.stop()  # a drag adds no point: nothing to anticipate
         if self._pan_from is not None:
             delta = pos - self._pan_from
             self._pan_from = pos
             self._fitted = False
             self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
             self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
-        elif self._press is not None and self._press[1] is not None:
+        elif press is not None and press.point is not None:
             self.release_paint()  # the dragged point's marker must exist
-            index = self._press[1]  # show the dragged point under the cursor
+            index = press.point  # show the dragged point under the cursor
             self._marker_keys[index] = None  # no longer where its key says: redraw it next time
             scene = self.mapToScene(pos)
             radius = max(3.0, 0.012 * max(self._size or (1, 1)))
@@ -276,25 +326,29 @@ class ImageCanvas(QGraphicsView):
         event.accept()
 
     def mouseReleaseEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        """A click adds a point at the pixel pressed (a tremor of up to DRAG_THRESHOLD_PX before
+        the release does not move it), or removes the point clicked; a drag moves a point."""
         pos = event.position().toPoint()
+        press, self._press = self._press, None
+        self._anticipation.stop()
         if self._pan_from is not None:
             self._pan_from = None
-        elif self._press is not None:
-            start, index, button, modifiers = self._press
-            self._press = None
-            moved = (pos - start).manhattanLength() > DRAG_THRESHOLD_PX
+        elif press is not None:
+            moved = (pos - press.pos).manhattanLength() > DRAG_THRESHOLD_PX
             target = self.image_point(pos)
-            if index is not None:
+            if press.announced and moved:
+                self.anticipation_dropped.emit()
+            if press.point is not None:
                 if not moved:
-                    self.remove_requested.emit(index)
+                    self.remove_requested.emit(press.point)
                 elif target is not None:
-                    self.move_requested.emit(index, *target)
+                    self.move_requested.emit(press.point, *target)
                 else:  # dropped outside the image: put the marker back
                     self.set_points(self._points, self._labels)
-            elif target is not None and not moved and button == Qt.MouseButton.RightButton and self.right_click_removes:
+            elif press.adds is not None and not moved:
+                self.add_requested.emit(press.pixel[0], press.pixel[1], press.adds)
+            elif target is not None and not moved and press.button == Qt.MouseButton.RightButton \
+                    and self.right_click_removes:
                 scene = self.mapToScene(pos)
                 self.remove_nearest_requested.emit(scene.x() - 0.5, scene.y() - 0.5)
-            elif target is not None and not moved:
-                exclusion = button == Qt.MouseButton.RightButton or modifiers & Qt.KeyboardModifier.ShiftModifier
-                self.add_requested.emit(target[0], target[1], 0 if exclusion else self.left_label)
         event.accept()

@@ -91,6 +91,8 @@ class MainWindow(FileMenuActions, QMainWindow):
         self._build_menus()
         self.worker.prefetch_progress.connect(self._on_prefetch_progress)
         self.canvas.add_requested.connect(lambda x, y, label: self.controller.add_point(x, y, label))
+        self.canvas.add_anticipated.connect(lambda x, y, label: self.controller.anticipate_add(x, y, label))
+        self.canvas.anticipation_dropped.connect(lambda: self.controller.drop_anticipation())
         self.canvas.remove_requested.connect(lambda i: self.controller.remove_point(i))
         self.canvas.move_requested.connect(lambda i, x, y: self.controller.move_point(i, x, y))
         self.canvas.remove_nearest_requested.connect(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QRegion
 
 from desktop.candidate_strip import thumbnail
@@ -263,3 +263,70 @@ def test_an_overlay_drawn_in_another_style_is_drawn_anew(qtbot):
     shown = canvas._mask_item.pixmap().toImage()
     assert shown == mask_overlay(mask, OverlayStyle(200, True)).image and shown != stale.image
     assert canvas._mask_item.offset().x() == 19 and canvas._mask_item.offset().y() == 9
+
+
+def announced_presses(qtbot, canvas: ImageCanvas) -> list:
+    announced = []
+    canvas.add_anticipated.connect(lambda x, y, label: announced.append((x, y, label)))
+    return announced
+
+
+def test_a_press_held_in_place_announces_its_point_and_a_quick_click_does_not(qtbot):
+    from desktop.image_canvas import ANTICIPATE_AFTER_MS
+
+    canvas = shown_canvas(qtbot, np.zeros((100, 200, 3), np.uint8), size=(400, 300))
+    announced, added = announced_presses(qtbot, canvas), []
+    canvas.add_requested.connect(lambda x, y, label: added.append((x, y, label)))
+    at = canvas.mapFromScene(QPointF(40.5, 30.5))
+    qtbot.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, pos=at)  # released at once
+    qtbot.wait(3 * ANTICIPATE_AFTER_MS)
+    assert announced == [] and added == [(40, 30, 1)]
+    qtbot.mousePress(canvas.viewport(), Qt.MouseButton.LeftButton, pos=at, stateKey=Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: announced == [(40, 30, 0)], timeout=2000)  # Shift: an exclusion point
+    qtbot.mouseRelease(canvas.viewport(), Qt.MouseButton.LeftButton, pos=at, stateKey=Qt.KeyboardModifier.ShiftModifier)
+    assert added[-1] == (40, 30, 0)
+    qtbot.mousePress(canvas.viewport(), Qt.MouseButton.RightButton, pos=canvas.mapFromScene(QPointF(150.5, 80.5)))
+    qtbot.waitUntil(lambda: len(announced) == 2, timeout=2000)
+    assert announced[-1] == (150, 80, 0)
+    qtbot.mouseRelease(canvas.viewport(), Qt.MouseButton.RightButton, pos=canvas.mapFromScene(QPointF(150.5, 80.5)))
+
+
+def test_presses_that_add_nothing_announce_nothing(qtbot):
+    canvas = shown_canvas(qtbot, np.zeros((100, 200, 3), np.uint8), size=(400, 300))
+    canvas.set_points(np.array([[40.0, 30.0]]), np.array([1]))
+    announced = announced_presses(qtbot, canvas)
+    viewport = canvas.viewport()
+    on_point, inside = canvas.mapFromScene(QPointF(40.5, 30.5)), canvas.mapFromScene(QPointF(120.5, 60.5))
+    outside = canvas.mapFromScene(QPointF(-20, 50))
+    presses = [(Qt.MouseButton.LeftButton, on_point), (Qt.MouseButton.LeftButton, outside)]
+    for button, pos in presses:  # a press on a point grabs it; outside the image there is no pixel
+        qtbot.mousePress(viewport, button, pos=pos)
+        qtbot.wait(40)
+        qtbot.mouseRelease(viewport, button, pos=pos)
+    canvas.right_click_removes = True  # the lab tool's right click removes
+    qtbot.mousePress(viewport, Qt.MouseButton.RightButton, pos=inside)
+    qtbot.wait(40)
+    qtbot.mouseRelease(viewport, Qt.MouseButton.RightButton, pos=inside)
+    canvas.right_click_removes = False
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=inside)  # moved away before the announcement
+    qtbot.mouseMove(viewport, pos=inside + QPoint(20, 0))
+    qtbot.wait(40)
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=inside + QPoint(20, 0))
+    assert announced == []
+
+
+def test_an_announced_press_dragged_away_is_dropped_and_a_tremor_keeps_the_pressed_pixel(qtbot):
+    canvas = shown_canvas(qtbot, np.zeros((100, 200, 3), np.uint8), size=(400, 300))
+    announced, added, dropped = announced_presses(qtbot, canvas), [], []
+    canvas.add_requested.connect(lambda x, y, label: added.append((x, y)))
+    canvas.anticipation_dropped.connect(lambda: dropped.append(True))
+    viewport, at = canvas.viewport(), canvas.mapFromScene(QPointF(120.5, 60.5))
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=at)
+    qtbot.waitUntil(lambda: len(announced) == 1, timeout=2000)
+    qtbot.mouseMove(viewport, pos=at + QPoint(30, 0))
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=at + QPoint(30, 0))
+    assert dropped == [True] and added == []
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=at)
+    qtbot.waitUntil(lambda: len(announced) == 2, timeout=2000)
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=at + QPoint(3, 0))  # within the drag threshold
+    assert added == [(120, 60)] and dropped == [True]  # where it was pressed (3 view px is > 1 image px here)
