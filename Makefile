@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_sam_engine.py
 	$(PY) bench/bench_annotation_app.py
 	$(PY) bench/bench_large_image_click.py
+	$(PY) bench/bench_held_click.py
 
 clean-venv:
 	rm -rf $(VENV)
