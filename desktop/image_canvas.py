@@ -64,6 +64,10 @@ class ImageCanvas(QGraphicsView):
         self.setScene(QGraphicsScene(self))
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.setBackgroundBrush(QColor(40, 40, 40))
+        # the background brush covers every pixel the view repaints: Qt need not fill them first
+        # (per-click ratio 0.05 lower in the median of eight alternating runs of the app bench)
+        self.viewport().setAutoFillBackground(False)
+        self.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         # what changed is repainted as one rect (the bounding rect of the markers and the old and new

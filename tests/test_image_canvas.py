@@ -330,3 +330,16 @@ def test_an_announced_press_dragged_away_is_dropped_and_a_tremor_keeps_the_press
     qtbot.waitUntil(lambda: len(announced) == 2, timeout=2000)
     qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=at + QPoint(3, 0))  # within the drag threshold
     assert added == [(120, 60)] and dropped == [True]  # where it was pressed (3 view px is > 1 image px here)
+
+
+def test_the_canvas_paints_its_whole_viewport_itself_and_leaves_no_trace_of_the_last_image(qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    canvas = shown_canvas(qtbot, np.full((300, 400, 3), 255, np.uint8), (400, 300))  # white, filling the view
+    assert canvas.viewport().testAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # no fill under our paint
+    qtbot.wait(30)
+    canvas.set_image(np.full((20, 100, 3), 255, np.uint8))  # a wide strip: bands above and below
+    qtbot.wait(30)
+    on_screen = QApplication.primaryScreen().grabWindow(canvas.winId()).toImage()
+    corner = canvas.viewport().mapTo(canvas, canvas.viewport().rect().topLeft()) + QPoint(5, 5)
+    assert pixel(on_screen, corner.x(), corner.y()) == (40, 40, 40, 255)  # the background, not the old white
