@@ -164,23 +164,39 @@ def longest_stall(seconds_or_condition, app: QApplication | None = None) -> floa
     return max(gaps) if gaps else float("nan")
 
 
-def bench_model(name: str, app: QApplication, clicks: int, prefetch_images: int, folder: Path) -> dict:
-    checkpoint = None
-    if name != "tiny":
-        checkpoint = folder / f"random_{name}.pth"
-        # in a subprocess: torch work on this (the UI) thread would give it an OpenMP thread team
-        # of its own, and with more OpenMP threads than cores libgomp stops its workers from
-        # spinning between operations, which slows the worker's decodes (vit_b: 96 vs 80 ms).
-        # The app never runs torch on the UI thread.
-        subprocess.run([sys.executable, "-c", RANDOM_CHECKPOINT_SCRIPT, name, str(checkpoint)], check=True,
-                       cwd=Path(__file__).resolve().parents[1])
-    images = study_from_image_datasets(DEMO_DATASET)
-    session = AnnotationSession.open(folder / f"session_{name}", "bench")
+def model_checkpoint(name: str, folder: Path) -> Path | None:
+    """None for the shipped tiny SAM; for "vit_b" (…) a randomly initialised official
+    architecture saved in ``folder``, loaded by the app like a user's file.
+
+    Made in a subprocess: torch work on this (the UI) thread would give it an OpenMP thread
+    team of its own, and with more OpenMP threads than cores libgomp stops its workers from
+    spinning between operations, which slows the worker's decodes (vit_b: 96 vs 80 ms). The app
+    never runs torch on the UI thread."""
+    if name == "tiny":
+        return None
+    checkpoint = folder / f"random_{name}.pth"
+    subprocess.run([sys.executable, "-c", RANDOM_CHECKPOINT_SCRIPT, name, str(checkpoint)], check=True,
+                   cwd=Path(__file__).resolve().parents[1])
+    return checkpoint
+
+
+def ready_window(images, folder: Path, session_name: str, checkpoint: Path | None = None) -> MainWindow:
+    """The main window on ``images`` (no prefetch), shown, once its model is loaded and the
+    first image embedded."""
+    session = AnnotationSession.open(folder / session_name, "bench")
     window = MainWindow(images, session, checkpoint, device="cpu", output=folder)
     window.controller.options.prefetch_ahead = 0
     window.show()
     controller = window.controller
     spin_until(lambda: controller.model_description and controller.current.image_id in controller.embedded)
+    return window
+
+
+def bench_model(name: str, app: QApplication, clicks: int, prefetch_images: int, folder: Path) -> dict:
+    checkpoint = model_checkpoint(name, folder)
+    images = study_from_image_datasets(DEMO_DATASET)
+    window = ready_window(images, folder, f"session_{name}", checkpoint)
+    controller = window.controller
     rng = np.random.default_rng(0)
     height, width = controller.loaded.image.shape[:2]
     points = [(int(rng.integers(0, width)), int(rng.integers(0, height))) for _ in range(PHASES * clicks)]

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,9 +32,8 @@ from PySide6.QtCore import QEventLoop, QPointF, Qt, QTimer  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from bench_annotation_app import RANDOM_CHECKPOINT_SCRIPT, REST_BETWEEN_CLICKS_S, spin_until  # noqa: E402
+from bench_annotation_app import REST_BETWEEN_CLICKS_S, model_checkpoint, ready_window, spin_until  # noqa: E402
 from core.paths import DEMO_DATASET  # noqa: E402
-from core.prompting.session import AnnotationSession  # noqa: E402
 from core.prompting.study import study_from_image_datasets  # noqa: E402
 from desktop.main_window import MainWindow  # noqa: E402
 
@@ -76,17 +74,9 @@ def held_clicks(window: MainWindow, points: list[tuple[int, int]], press_ms: int
 
 
 def bench_model(name: str, clicks: int, press_ms: int, folder: Path) -> dict:
-    checkpoint = None
-    if name != "tiny":  # in a subprocess, as bench_annotation_app.py explains
-        checkpoint = folder / f"random_{name}.pth"
-        subprocess.run([sys.executable, "-c", RANDOM_CHECKPOINT_SCRIPT, name, str(checkpoint)], check=True,
-                       cwd=Path(__file__).resolve().parents[1])
-    session = AnnotationSession.open(folder / f"session_{name}", "bench")
-    window = MainWindow(study_from_image_datasets(DEMO_DATASET), session, checkpoint, device="cpu", output=folder)
-    window.controller.options.prefetch_ahead = 0
-    window.show()
+    window = ready_window(study_from_image_datasets(DEMO_DATASET), folder, f"session_{name}",
+                          model_checkpoint(name, folder))
     controller = window.controller
-    spin_until(lambda: controller.model_description and controller.current.image_id in controller.embedded)
     height, width = controller.loaded.image.shape[:2]
     rng = np.random.default_rng(1)
     points = [(int(rng.integers(0, width)), int(rng.integers(0, height))) for _ in range(2 + 2 * clicks)]

@@ -31,10 +31,8 @@ from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 import desktop.inference_worker as inference_worker  # noqa: E402
-from bench_annotation_app import longest_stall, spin_until  # noqa: E402
-from core.prompting.session import AnnotationSession  # noqa: E402
+from bench_annotation_app import longest_stall, ready_window  # noqa: E402
 from core.prompting.study import study_from_folder  # noqa: E402
-from desktop.main_window import MainWindow  # noqa: E402
 
 
 def make_study(folder: Path, width: int, height: int):
@@ -51,12 +49,8 @@ def make_study(folder: Path, width: int, height: int):
 
 
 def measure(folder: Path, images, clicks: int) -> tuple[float, float]:
-    session = AnnotationSession.open(folder / "session", "bench")
-    window = MainWindow(images, session, None, device="cpu", output=folder)
-    window.controller.options.prefetch_ahead = 0
-    window.show()
+    window = ready_window(images, folder, "session")
     c = window.controller
-    spin_until(lambda: c.model_description and c.current.image_id in c.embedded)
     height, width = c.loaded.image.shape[:2]
     rng = np.random.default_rng(0)
     stalls, paints, painted = [], [], {}
