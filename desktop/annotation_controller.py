@@ -51,8 +51,8 @@ class MaskView(Protocol):
 @dataclass
 class Anticipation:
     """A decode started at a mouse press, for the prompt set its click will make: its answer is
-    held here (``preview``: the mask_preview arguments; ``result``: the DecodeResult) until the
-    release confirms the click, and dropped otherwise."""
+    held here (``preview``: the shown mask and its overlay, as mask_preview sends them;
+    ``result``: the DecodeResult) until the release confirms the click, and dropped otherwise."""
 
     image_id: str
     prompts: PromptSet
@@ -194,12 +194,16 @@ class AnnotationController(QObject):
             self._request_decode()
 
     # --- prompt edits (undoable) ---------------------------------------------------------
+    def _in_image(self, x: int, y: int) -> bool:
+        """True if pixel (x, y) lies in the open image (False without one)."""
+        if self.loaded is None:
+            return False
+        height, width = self.loaded.image.shape[:2]
+        return 0 <= x < width and 0 <= y < height
+
     def add_point(self, x: int, y: int, label: int) -> None:
         """Add a point at pixel (x, y); ignored outside the image or without an image."""
-        if self.loaded is None:
-            return
-        height, width = self.loaded.image.shape[:2]
-        if not (0 <= x < width and 0 <= y < height):
+        if not self._in_image(x, y):
             return
         self._push("add", self.prompts.added(x, y, label), {"x": int(x), "y": int(y), "label": int(label)})
 
@@ -219,10 +223,7 @@ class AnnotationController(QObject):
         self.remove_point(nearest)
 
     def move_point(self, index: int, x: int, y: int) -> None:
-        if self.loaded is None or not 0 <= index < len(self.prompts):
-            return
-        height, width = self.loaded.image.shape[:2]
-        if 0 <= x < width and 0 <= y < height:
+        if 0 <= index < len(self.prompts) and self._in_image(x, y):
             self._push("move", self.prompts.moved(index, x, y), {"index": int(index), "x": int(x), "y": int(y)})
 
     def clear_points(self) -> None:
@@ -269,12 +270,10 @@ class AnnotationController(QObject):
         (:meth:`apply_edit` adopts it if the edit makes exactly this prompt set);
         :meth:`drop_anticipation` forgets it if the press becomes a drag or leaves the image."""
         self._anticipation = None
-        if self.loaded is None or self.read_only or not self.model_description:
+        if not self._in_image(x, y) or self.read_only or not self.model_description:
             return
-        height, width = self.loaded.image.shape[:2]
         prompts = self.prompts.added(x, y, label)
-        if not (0 <= x < width and 0 <= y < height) or (self.options.protocol is not None
-                                                       and not ready_to_decode(prompts)):
+        if self.options.protocol is not None and not ready_to_decode(prompts):
             return
         request = self._decode_request(prompts)
         self._anticipation = Anticipation(self.current.image_id, prompts, self.worker.request_decode(request))
@@ -342,7 +341,7 @@ class AnnotationController(QObject):
                 and anticipation.image_id == self.current.image_id:
             self.latest_serial = anticipation.serial
             if anticipation.preview is not None:
-                self._on_mask_preview(*anticipation.preview)
+                self._on_mask_preview(anticipation.serial, *anticipation.preview)
             if anticipation.result is not None:  # recorded on the next event-loop turn, as a fresh answer
                 # is, not inside the undo command that made the edit (the protocol may clear its stack)
                 QTimer.singleShot(0, self, lambda: self._on_decoded(anticipation.result))
@@ -357,7 +356,7 @@ class AnnotationController(QObject):
     def _on_mask_preview(self, serial: int, mask: np.ndarray, overlay: MaskOverlay | None) -> None:
         """The shown candidate of the newest request, ahead of the others and the scores: paint it."""
         if (held := self._held(serial)) is not None:
-            held.preview = (serial, mask, overlay)
+            held.preview = (mask, overlay)
             return
         if not self.session.closed and self.current is not None and serial == self.latest_serial:
             self._previewed_serial = serial
