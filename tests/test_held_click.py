@@ -107,3 +107,22 @@ def test_an_anticipated_decode_that_failed_is_asked_for_again_by_its_click(qtbot
     controller.add_point(120, 120, 1)
     assert len(held.requests) == 2 and controller.latest_serial == 2  # asked again: its error will be shown
     window.close()
+
+
+def test_no_decode_is_anticipated_where_the_click_would_not_decode(qtbot, tmp_path):
+    from core.prompting.protocol import ProtocolRules
+    from desktop.annotation_controller import ControllerOptions
+
+    window = open_window(qtbot, tmp_path, options=ControllerOptions(protocol=ProtocolRules(patience=2)))
+    controller = window.controller
+    held = controller.worker.request_decode = HeldRequests()
+    controller.anticipate_add(50, 50, 1)  # the protocol decodes only with both kinds of points
+    controller.anticipate_add(-1, 50, 0)  # outside the image
+    assert held.requests == []
+    controller.add_point(50, 50, 1)
+    controller.anticipate_add(120, 120, 0)  # now the click would decode: anticipated
+    assert len(held.requests) == 1 and held.requests[0].prompts == controller.prompts.added(120, 120, 0)
+    controller.set_read_only(True)  # a replay takes the canvas: dropped, nothing else asked
+    controller.anticipate_add(130, 130, 0)
+    assert len(held.requests) == 1
+    window.close()
