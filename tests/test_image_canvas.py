@@ -343,3 +343,19 @@ def test_the_canvas_paints_its_whole_viewport_itself_and_leaves_no_trace_of_the_
     on_screen = QApplication.primaryScreen().grabWindow(canvas.winId()).toImage()
     corner = canvas.viewport().mapTo(canvas, canvas.viewport().rect().topLeft()) + QPoint(5, 5)
     assert pixel(on_screen, corner.x(), corner.y()) == (40, 40, 40, 255)  # the background, not the old white
+
+
+def test_a_press_grabs_the_nearest_point_within_the_hit_radius_at_any_zoom(qtbot):
+    from desktop.image_canvas import HIT_RADIUS_PX
+
+    canvas = shown_canvas(qtbot, np.zeros((100, 200, 3), np.uint8), size=(400, 300))
+    canvas.set_points(np.array([[40.0, 30.0], [44.0, 30.0], [150.0, 80.0]]), np.array([1, 0, 1]))
+    for zoom in (1.0, 3.0):
+        canvas.zoom(zoom)
+        centre = lambda x, y: canvas.mapFromScene(QPointF(x + 0.5, y + 0.5))  # noqa: E731
+        assert canvas.point_at(centre(40, 30)) == 0 and canvas.point_at(centre(44, 30)) == 1
+        assert canvas.point_at(centre(43, 30)) == 1  # nearer the second
+        assert canvas.point_at(centre(150, 80) + QPoint(HIT_RADIUS_PX - 2, 0)) == 2
+        assert canvas.point_at(centre(150, 80) + QPoint(HIT_RADIUS_PX + 2, 0)) is None
+    canvas.set_points(np.zeros((0, 2)), np.zeros(0))
+    assert canvas.point_at(canvas.mapFromScene(QPointF(40.5, 30.5))) is None
