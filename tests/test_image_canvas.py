@@ -359,3 +359,20 @@ def test_a_press_grabs_the_nearest_point_within_the_hit_radius_at_any_zoom(qtbot
         assert canvas.point_at(centre(150, 80) + QPoint(HIT_RADIUS_PX + 2, 0)) is None
     canvas.set_points(np.zeros((0, 2)), np.zeros(0))
     assert canvas.point_at(canvas.mapFromScene(QPointF(40.5, 30.5))) is None
+
+
+def test_markers_are_green_for_inclusion_and_red_for_exclusion_and_follow_a_changed_label(qtbot):
+    from desktop.image_canvas import EXCLUSION_COLOUR, INCLUSION_COLOUR
+
+    canvas = shown_canvas(qtbot, np.zeros((100, 200, 3), np.uint8), size=(400, 300))
+
+    def colour_at(x, y):
+        canvas.viewport().repaint()
+        at = canvas.mapFromScene(QPointF(x + 0.5, y + 0.5))
+        return pixel(canvas.viewport().grab().toImage(), at.x(), at.y())[:3]
+
+    green, red = INCLUSION_COLOUR.getRgb()[:3], EXCLUSION_COLOUR.getRgb()[:3]
+    canvas.set_points(np.array([[40, 30], [120, 60]]), np.array([1, 0]))
+    assert colour_at(40, 30) == green and colour_at(120, 60) == red
+    canvas.set_points(np.array([[40, 30], [120, 60], [160, 20]]), np.array([1, 1, 0]))
+    assert colour_at(40, 30) == green and colour_at(120, 60) == green and colour_at(160, 20) == red
