@@ -376,3 +376,24 @@ def test_markers_are_green_for_inclusion_and_red_for_exclusion_and_follow_a_chan
     assert colour_at(40, 30) == green and colour_at(120, 60) == red
     canvas.set_points(np.array([[40, 30], [120, 60], [160, 20]]), np.array([1, 1, 0]))
     assert colour_at(40, 30) == green and colour_at(120, 60) == green and colour_at(160, 20) == red
+
+
+def test_the_next_marker_is_made_ahead_while_idle_and_taken_by_the_next_point(qtbot):
+    from PySide6.QtWidgets import QGraphicsSimpleTextItem
+
+    from desktop.image_canvas import SPARE_AFTER_MS
+
+    canvas = shown_canvas(qtbot, np.zeros((100, 200, 3), np.uint8), size=(400, 300))
+    canvas.set_points(np.array([[40, 30], [120, 60]]), np.array([1, 0]))
+    qtbot.wait(3 * SPARE_AFTER_MS)
+    items = set(canvas.scene().items())
+    hidden = [item for item in items if not item.isVisible()]
+    assert [item.text() for item in hidden if isinstance(item, QGraphicsSimpleTextItem)] == ["3"]
+    canvas.hold_paint(10_000)  # a click: its marker is the one made ahead, nothing new is built
+    canvas.set_points(np.array([[40, 30], [120, 60], [160, 20]]), np.array([1, 0, 1]))
+    canvas.release_paint()
+    assert set(canvas.scene().items()) == items and all(item.isVisible() for item in hidden)
+    number = next(item for item in hidden if isinstance(item, QGraphicsSimpleTextItem))
+    assert number.pos().x() > 160 and number.pos().y() < 20  # beside its point, up and to the right
+    qtbot.wait(3 * SPARE_AFTER_MS)
+    assert len(canvas.scene().items()) == len(items) + 2  # and the one after is ready
