@@ -81,3 +81,28 @@ def test_a_background_fsync_failure_is_raised_by_the_next_append(tmp_path, monke
         log.append({"seq": 1})
     monkeypatch.setattr(os, "fsync", real_fsync)
     log.close()
+
+
+def test_a_burst_of_events_takes_one_fsync_after_it_and_close_does_not_wait_for_it(tmp_path, monkeypatch):
+    import os
+    import time
+
+    import core.io.event_log as event_log
+
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    monkeypatch.setattr(event_log, "FSYNC_AFTER_S", 0.2)
+    log = EventLog(tmp_path / "events.jsonl")
+    log.append({"seq": 0, "event": "edit"})
+    log.append({"seq": 1, "event": "timestep"})  # a click's answer, moments later
+    assert synced == []  # not while SAM would be decoding
+    deadline = time.monotonic() + 10
+    while not synced and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)
+    assert len(synced) == 1  # both events in one fsync
+    monkeypatch.setattr(event_log, "FSYNC_AFTER_S", 3600.0)
+    log.append({"seq": 2})
+    log.close()  # fsyncs at once; the background wait is cut short (else this hangs for an hour)
+    assert len(synced) == 2 and [e["seq"] for e in read_events(log.path)] == [0, 1, 2]

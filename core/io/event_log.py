@@ -2,9 +2,10 @@
 
 Each event is written to the operating system (``os.write``, no user-space buffer) before
 :meth:`EventLog.append` returns, so it survives the process being killed (even ``kill -9``). A background thread
-then fsyncs the file (coalescing bursts), so a power cut loses at most the last moments
-without the UI thread waiting for the disk on every click; :meth:`EventLog.close` and
-:meth:`EventLog.sync` fsync at once.
+then fsyncs the file, FSYNC_AFTER_S after the first unsynced event (coalescing bursts: a
+click's edit and its timestep, ~20 ms apart, take one fsync), so a power cut loses at most the
+last moments without the UI thread waiting for the disk on every click; :meth:`EventLog.close`
+and :meth:`EventLog.sync` fsync at once.
 
 A process killed mid-write leaves at most a torn last line; :func:`read_events` drops it
 (the event it held had not taken effect: the session applies an event only after logging
@@ -19,6 +20,13 @@ import threading
 from pathlib import Path
 
 
+# The wait lets the fsync fall after the click whose edit started it: right after the edit it ran
+# while SAM decoded, and on this project's VM the journal commit it starts sometimes slowed the
+# decode by 1–2 ms (per-click ratio 0.06–0.09 lower in four of eight alternating runs of
+# bench/bench_annotation_app.py, 0.02–0.03 higher in the other four, median 0.02 lower).
+FSYNC_AFTER_S = 0.1
+
+
 class EventLogError(Exception):
     """The event log cannot be read; the message names the file, the line and the fix."""
 
@@ -31,6 +39,7 @@ class EventLog:
         self._fd: int | None = None
         self._lock = threading.Lock()
         self._dirty = threading.Event()
+        self._closing = threading.Event()  # cuts the syncer's FSYNC_AFTER_S wait short
         self._syncer: threading.Thread | None = None
         self._closed = False
         self._sync_error: OSError | None = None  # found by the background fsync, raised on the next call
@@ -51,6 +60,7 @@ class EventLog:
                 written += os.write(self._fd, data[written:])
         self._dirty.set()
         if self._syncer is None:
+            self._closing.clear()
             self._syncer = threading.Thread(target=self._sync_loop, name="event-log-fsync", daemon=True)
             self._syncer.start()
 
@@ -73,6 +83,7 @@ class EventLog:
                 os.close(self._fd)
                 self._fd = None
             self._closed = True
+        self._closing.set()
         self._dirty.set()
         if self._syncer is not None:
             self._syncer.join()
@@ -83,6 +94,7 @@ class EventLog:
     def _sync_loop(self) -> None:
         while True:
             self._dirty.wait()
+            self._closing.wait(FSYNC_AFTER_S)
             self._dirty.clear()
             with self._lock:  # only to read the handle: the fsync itself runs unlocked
                 if self._closed:
