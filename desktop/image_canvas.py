@@ -40,8 +40,8 @@ ANTICIPATE_AFTER_MS = 8
 @functools.lru_cache(maxsize=4)
 def marker_style(radius: float) -> tuple[QPen, QFont, tuple[QBrush, QBrush], QBrush]:
     """How markers of ``radius`` (image pixels) are drawn: the white ring, the number's font, the
-    fills (exclusion, inclusion) and the number's white. Made once per size: building them
-    for each new marker was a sixth of its cost on the click's path."""
+    fills (exclusion, inclusion) and the number's white. Made once per size, not for each new
+    marker on the click's path (the font alone took 0.03 of the marker's 0.42 ms there)."""
     font = QFont()
     font.setPixelSize(max(6, int(radius * 2.2)))
     return (QPen(Qt.GlobalColor.white, radius / 3), font, (QBrush(EXCLUSION_COLOUR), QBrush(INCLUSION_COLOUR)),
