@@ -385,7 +385,7 @@ def test_the_next_marker_is_made_ahead_while_idle_and_taken_by_the_next_point(qt
 
     canvas = shown_canvas(qtbot, np.zeros((100, 200, 3), np.uint8), size=(400, 300))
     canvas.set_points(np.array([[40, 30], [120, 60]]), np.array([1, 0]))
-    qtbot.wait(3 * SPARE_AFTER_MS)
+    qtbot.waitUntil(lambda: len(canvas.scene().items()) == 2 + 4 + 2, timeout=5000)  # photo, mask, 2 markers, spare
     items = set(canvas.scene().items())
     hidden = [item for item in items if not item.isVisible()]
     assert [item.text() for item in hidden if isinstance(item, QGraphicsSimpleTextItem)] == ["3"]
@@ -395,5 +395,6 @@ def test_the_next_marker_is_made_ahead_while_idle_and_taken_by_the_next_point(qt
     assert set(canvas.scene().items()) == items and all(item.isVisible() for item in hidden)
     number = next(item for item in hidden if isinstance(item, QGraphicsSimpleTextItem))
     assert number.pos().x() > 160 and number.pos().y() < 20  # beside its point, up and to the right
+    qtbot.waitUntil(lambda: len(canvas.scene().items()) == len(items) + 2, timeout=5000)  # the one after
     qtbot.wait(3 * SPARE_AFTER_MS)
-    assert len(canvas.scene().items()) == len(items) + 2  # and the one after is ready
+    assert len(canvas.scene().items()) == len(items) + 2  # made once
