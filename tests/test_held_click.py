@@ -126,3 +126,23 @@ def test_no_decode_is_anticipated_where_the_click_would_not_decode(qtbot, tmp_pa
     controller.anticipate_add(130, 130, 0)
     assert len(held.requests) == 1
     window.close()
+
+
+def test_a_release_before_the_held_decode_answers_waits_for_that_same_decode(qtbot, tmp_path, monkeypatch):
+    requests = []
+    request_decode = InferenceWorker.request_decode
+    monkeypatch.setattr(InferenceWorker, "request_decode",
+                        lambda worker, request: (requests.append(request), request_decode(worker, request))[1])
+    window = open_window(qtbot, tmp_path)
+    controller, viewport = window.controller, window.canvas.viewport()
+    qtbot.waitUntil(lambda: controller.current.image_id in controller.embedded, timeout=30_000)
+    painted = []
+    controller.mask_ready.connect(lambda mask, _overlay: painted.append(mask))
+    qtbot.mousePress(viewport, LEFT, pos=view_pos(window, 160, 120))
+    qtbot.waitUntil(lambda: held_answer(controller) is not None, timeout=30_000)  # asked, not yet answered
+    qtbot.mouseRelease(viewport, LEFT, pos=view_pos(window, 160, 120))
+    wait_for_timesteps(qtbot, window, 1)
+    assert len(requests) == 1 and len(painted) == 1  # the press's decode, shown when it came
+    assert controller.shown.prompts == PromptSet().added(160, 120, 1)
+    assert np.array_equal(controller.shown_masks[controller.shown.chosen], painted[0])
+    window.close()
