@@ -16,18 +16,25 @@ def held_answer(controller):
     return controller._anticipation
 
 
-def edits_on_disk(window) -> list[dict]:
-    return [e for e in read_events(window.session.folder / "events.jsonl") if e["event"] == "edit"]
-
-
-def test_a_held_click_is_decoded_during_the_press_and_shown_at_its_release(qtbot, tmp_path, monkeypatch):
+def embedded_window(qtbot, tmp_path, monkeypatch):
+    """The window with its first image embedded, and the list of decode requests it will make."""
     requests = []
     request_decode = InferenceWorker.request_decode
     monkeypatch.setattr(InferenceWorker, "request_decode",
                         lambda worker, request: (requests.append(request), request_decode(worker, request))[1])
     window = open_window(qtbot, tmp_path)
-    controller, viewport = window.controller, window.canvas.viewport()
+    controller = window.controller
     qtbot.waitUntil(lambda: controller.current.image_id in controller.embedded, timeout=30_000)
+    return window, requests
+
+
+def edits_on_disk(window) -> list[dict]:
+    return [e for e in read_events(window.session.folder / "events.jsonl") if e["event"] == "edit"]
+
+
+def test_a_held_click_is_decoded_during_the_press_and_shown_at_its_release(qtbot, tmp_path, monkeypatch):
+    window, requests = embedded_window(qtbot, tmp_path, monkeypatch)
+    controller, viewport = window.controller, window.canvas.viewport()
     painted = []
     controller.mask_ready.connect(lambda mask, _overlay: painted.append((mask, edits_on_disk(window))))
     qtbot.mousePress(viewport, LEFT, pos=view_pos(window, 100, 100))
@@ -48,10 +55,9 @@ def test_a_held_click_is_decoded_during_the_press_and_shown_at_its_release(qtbot
     window.close()
 
 
-def test_a_held_press_dragged_away_adds_nothing_and_its_answer_is_forgotten(qtbot, tmp_path):
-    window = open_window(qtbot, tmp_path)
+def test_a_held_press_dragged_away_adds_nothing_and_its_answer_is_forgotten(qtbot, tmp_path, monkeypatch):
+    window, _ = embedded_window(qtbot, tmp_path, monkeypatch)
     controller, viewport = window.controller, window.canvas.viewport()
-    qtbot.waitUntil(lambda: controller.current.image_id in controller.embedded, timeout=30_000)
     start = view_pos(window, 100, 100)
     qtbot.mousePress(viewport, LEFT, pos=start)
     qtbot.waitUntil(lambda: held_answer(controller) is not None and held_answer(controller).result is not None,
@@ -129,13 +135,8 @@ def test_no_decode_is_anticipated_where_the_click_would_not_decode(qtbot, tmp_pa
 
 
 def test_a_release_before_the_held_decode_answers_waits_for_that_same_decode(qtbot, tmp_path, monkeypatch):
-    requests = []
-    request_decode = InferenceWorker.request_decode
-    monkeypatch.setattr(InferenceWorker, "request_decode",
-                        lambda worker, request: (requests.append(request), request_decode(worker, request))[1])
-    window = open_window(qtbot, tmp_path)
+    window, requests = embedded_window(qtbot, tmp_path, monkeypatch)
     controller, viewport = window.controller, window.canvas.viewport()
-    qtbot.waitUntil(lambda: controller.current.image_id in controller.embedded, timeout=30_000)
     painted = []
     controller.mask_ready.connect(lambda mask, _overlay: painted.append(mask))
     qtbot.mousePress(viewport, LEFT, pos=view_pos(window, 160, 120))
