@@ -13,39 +13,25 @@ so that SAM can decode while the button is down.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QEvent, QPoint, QPointF, QRect, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import (QGraphicsEllipseItem, QGraphicsItem, QGraphicsPixmapItem, QGraphicsScene,
-                               QGraphicsSimpleTextItem, QGraphicsView)
+from PySide6.QtCore import QCoreApplication, QEvent, QPoint, QRect, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPainter, QPixmap
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 
 from desktop.mask_overlay import MaskOverlay, OverlayStyle, mask_overlay, rgb_to_qimage
+from desktop.point_markers import EXCLUSION_COLOUR, INCLUSION_COLOUR, PointMarkers  # noqa: F401 (the colours: re-exported)
 
-INCLUSION_COLOUR = QColor(40, 220, 60)
-EXCLUSION_COLOUR = QColor(230, 40, 40)
 DRAG_THRESHOLD_PX = 3  # view pixels a press must travel to count as a drag
 HIT_RADIUS_PX = 9  # view pixels around a point that grab it
-SPARE_AFTER_MS = 30  # idle time after the markers change before the next one is made ahead
+SPARE_AFTER_MS = 30  # idle time after the markers change before the next one's sprites are made
 # A press held this long in place announces its point (add_anticipated), so that SAM decodes
 # while the button is still down (a person holds a click ~100 ms). Not at once: a release that
 # follows within a few ms (a tap, a scripted click) is served sooner without it, as the
 # release's own work would run alongside the decode and slow it on a small CPU.
 ANTICIPATE_AFTER_MS = 8
-
-
-@functools.lru_cache(maxsize=4)
-def marker_style(radius: float) -> tuple[QPen, QFont, tuple[QBrush, QBrush], QBrush]:
-    """How markers of ``radius`` (image pixels) are drawn: the white ring, the number's font, the
-    fills (exclusion, inclusion) and the number's white. Made once per size, not for each new
-    marker on the click's path (the font alone took 0.03 of the marker's 0.42 ms there)."""
-    font = QFont()
-    font.setPixelSize(max(6, int(radius * 2.2)))
-    return (QPen(Qt.GlobalColor.white, radius / 3), font, (QBrush(EXCLUSION_COLOUR), QBrush(INCLUSION_COLOUR)),
-            QBrush(Qt.GlobalColor.white))
 
 
 @dataclass
@@ -77,6 +63,9 @@ class ImageCanvas(QGraphicsView):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setScene(QGraphicsScene(self))
+        # three items (photo, mask, markers): a linear search beats the scene's BSP tree, and the
+        # markers item is found at its new size at once (the tree updates its entries lazily)
+        self.scene().setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.setBackgroundBrush(QColor(40, 40, 40))
         # the background brush covers every pixel the view repaints: Qt need not fill them first
@@ -93,10 +82,11 @@ class ImageCanvas(QGraphicsView):
         self._image_item = QGraphicsPixmapItem()
         self._mask_item = QGraphicsPixmapItem()
         self._mask_item.setZValue(1)
-        self.scene().addItem(self._image_item)
-        self.scene().addItem(self._mask_item)
-        self._markers: list = []  # dot and number items, two per point
-        self._marker_keys: list[tuple | None] = []  # (x, y, label, radius) each marker pair shows
+        self.markers = PointMarkers()  # see desktop.point_markers
+        self.markers.setZValue(2)
+        for item in (self._image_item, self._mask_item, self.markers):
+            self.scene().addItem(item)
+        self._marker_keys: list[tuple | None] = []  # (x, y, label) each marker shows
         self._points = np.zeros((0, 2))
         self._point_list: list[list[float]] = []  # the same (x, y), as Python floats
         self._labels = np.zeros(0, np.int64)
@@ -115,10 +105,9 @@ class ImageCanvas(QGraphicsView):
         self._anticipation.setSingleShot(True)
         self._anticipation.setTimerType(Qt.TimerType.PreciseTimer)
         self._anticipation.timeout.connect(self._announce_press)
-        self._spare = None  # ((number, radius), dot, text): the next marker, made ahead and hidden
-        self._spare_timer = QTimer(self)  # see _prepare_spare
+        self._spare_timer = QTimer(self)  # see _prepare_next_marker
         self._spare_timer.setSingleShot(True)
-        self._spare_timer.timeout.connect(self._prepare_spare)
+        self._spare_timer.timeout.connect(self._prepare_next_marker)
         self._paint_hold = QTimer(self)  # see hold_paint
         self._paint_hold.setSingleShot(True)
         self._paint_hold.timeout.connect(self.release_paint)
@@ -140,6 +129,7 @@ class ImageCanvas(QGraphicsView):
             self.scene().setSceneRect(QRectF(0, 0, image.shape[1], image.shape[0]))
         self.set_mask(None)
         self.set_points(np.zeros((0, 2)), np.zeros(0))
+        self.markers.set_radius(self._radius())
         self.fit()
 
     @property
@@ -186,65 +176,28 @@ class ImageCanvas(QGraphicsView):
         if not self.holding:
             self._sync_markers()
 
+    def _radius(self) -> float:
+        """Marker radius in image pixels: 1.2 % of the image's longer side, at least 3."""
+        return max(3.0, 0.012 * max(self._size or (1, 1)))
+
     def _sync_markers(self) -> None:
-        """Make the marker items show ``self._points``: keep the unchanged leading ones, replace the rest."""
-        radius = max(3.0, 0.012 * max(self._size or (1, 1)))
-        keys = [(x, y, int(label), radius) for (x, y), label in zip(self._point_list, self._labels.tolist())]
+        """Make the markers show ``self._points``: the unchanged leading ones are not repainted."""
+        keys = [(x, y, int(label)) for (x, y), label in zip(self._point_list, self._labels.tolist())]
         keep = 0
         while keep < min(len(keys), len(self._marker_keys)) and keys[keep] == self._marker_keys[keep]:
             keep += 1
         if keep == len(keys) == len(self._marker_keys):
             return
-        for item in self._markers[2 * keep:]:
-            self.scene().removeItem(item)
-        del self._markers[2 * keep:]
         self._marker_keys = keys
-        fills = marker_style(radius)[2]
-        for number, (x, y, label, _) in enumerate(keys[keep:], start=keep + 1):
-            if self._spare is not None and self._spare[0] == (number, radius):
-                _, dot, text = self._spare
-                self._spare = None
-            else:
-                dot, text = self._new_marker(number, radius)
-            dot.setRect(x + 0.5 - radius, y + 0.5 - radius, 2 * radius, 2 * radius)
-            dot.setBrush(fills[label == 1])
-            text.setPos(QPointF(x + radius, y - 2.5 * radius))
-            for item in (dot, text):
-                item.setVisible(True)
-                self._markers.append(item)
+        self.markers.set_centres([(x + 0.5, y + 0.5, label) for x, y, label in keys], keep)
         self._spare_timer.start(SPARE_AFTER_MS)
 
-    def _new_marker(self, number: int, radius: float) -> tuple:
-        """A hidden marker (white-ringed disc, its number) for point ``number``, in the scene;
-        the caller places, colours and shows it."""
-        pen, font, fills, white = marker_style(radius)
-        dot = QGraphicsEllipseItem(0, 0, 2 * radius, 2 * radius)
-        dot.setPen(pen)
-        text = QGraphicsSimpleTextItem(str(number))
-        text.setFont(font)
-        text.setBrush(white)
-        for item in (dot, text):
-            item.setVisible(False)  # before it enters the scene: nothing to repaint
-            item.setZValue(2)
-            # drawn once (antialiased disc, glyphs), then copied: with 20 points, drawing the
-            # markers afresh made up most of the repaint after each click
-            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-            self.scene().addItem(item)
-        return dot, text
-
-    def _prepare_spare(self) -> None:
-        """Make the next point's marker ahead, hidden, once the canvas is idle: made on the
-        click's path (items, the number's text layout) it cost ~0.25 ms there, cold."""
+    def _prepare_next_marker(self) -> None:
+        """Render the next point's marker sprites ahead, once the canvas is idle."""
         if self.holding:  # a click is in flight: not now, SAM is decoding
             self._spare_timer.start(SPARE_AFTER_MS)
             return
-        number, radius = len(self._marker_keys) + 1, max(3.0, 0.012 * max(self._size or (1, 1)))
-        if self._spare is not None:
-            if self._spare[0] == (number, radius):
-                return
-            for item in self._spare[1:]:
-                self.scene().removeItem(item)
-        self._spare = ((number, radius), *self._new_marker(number, radius))
+        self.markers.prepare(len(self._marker_keys) + 1, self.transform().m11(), self.devicePixelRatioF())
 
     @property
     def holding(self) -> bool:
@@ -381,9 +334,7 @@ class ImageCanvas(QGraphicsView):
             index = press.point  # show the dragged point under the cursor
             self._marker_keys[index] = None  # no longer where its key says: redraw it next time
             scene = self.mapToScene(pos)
-            radius = max(3.0, 0.012 * max(self._size or (1, 1)))
-            self._markers[2 * index].setRect(scene.x() - radius, scene.y() - radius, 2 * radius, 2 * radius)
-            self._markers[2 * index].setPos(0, 0)
+            self.markers.move_marker(index, scene.x(), scene.y())
         event.accept()
 
     def mouseReleaseEvent(self, event) -> None:  # noqa: N802 (Qt name)

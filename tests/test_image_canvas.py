@@ -67,22 +67,51 @@ def test_thumbnail_tints_the_mask_only_and_keeps_the_aspect_ratio():
     assert np.array_equal(small[24, 90], [200, 200, 200])  # outside: untouched
 
 
-def test_adding_a_point_keeps_the_earlier_markers(qtbot):
-    canvas = ImageCanvas()
-    qtbot.addWidget(canvas)
-    canvas.set_image(np.zeros((100, 120, 3), np.uint8))
+def test_adding_a_point_repaints_only_its_marker(qtbot):
+    canvas = shown_canvas(qtbot, np.zeros((100, 120, 3), np.uint8), (400, 300))
     canvas.set_points(np.array([[10, 10], [50, 60]]), np.array([1, 0]))
-    first = list(canvas._markers)
+    assert canvas.markers.centres == [(10.5, 10.5, 1), (50.5, 60.5, 0)]  # pixel centres, labels
+    qtbot.wait(20)
+    log = PaintLog()
+    canvas.viewport().installEventFilter(log)
     canvas.set_points(np.array([[10, 10], [50, 60], [90, 20]]), np.array([1, 0, 1]))
-    assert canvas._markers[:4] == first and len(canvas._markers) == 6
-    assert canvas._markers[5].text() == "3"
+    qtbot.waitUntil(lambda: bool(log.regions), timeout=2000)
+    painted = QRegion()
+    for region in log.regions:
+        painted = painted.united(region)
+    third = canvas.mapFromScene(canvas.markers.marker_rect(3)).boundingRect()
+    assert painted.contains(third.center())
+    assert not painted.contains(canvas.mapFromScene(QPointF(10.5, 10.5)))  # the first marker is left as it was
     canvas.set_points(np.array([[50, 60], [90, 20]]), np.array([0, 1]))  # the first removed: renumbered
-    assert [m.text() for m in canvas._markers[1::2]] == ["1", "2"]
-    assert all(m.scene() is canvas.scene() for m in canvas._markers)
-    assert sum(1 for item in canvas.scene().items() if item.zValue() == 2) == 4  # no stale markers left
-    kept, relabelled = canvas._markers[0], canvas._markers[2]
-    canvas.set_points(np.array([[50, 60], [90, 20]]), np.array([0, 0]))  # the second's label changed
-    assert canvas._markers[0] is kept and canvas._markers[2] is not relabelled
+    assert canvas.markers.centres == [(50.5, 60.5, 0), (90.5, 20.5, 1)]
+    canvas.set_points(np.zeros((0, 2)), np.zeros(0))
+    assert canvas.markers.centres == []
+
+
+def test_markers_are_numbered_in_order_beside_their_points(qtbot):
+    canvas = shown_canvas(qtbot, np.zeros((100, 200, 3), np.uint8), size=(400, 300))
+    canvas.set_points(np.array([[40, 60]]), np.array([1]))
+    image = canvas.viewport().grab().toImage()
+    centre = canvas.mapFromScene(QPointF(40.5, 60.5))
+    white = [(x, y) for x in range(centre.x() - 30, centre.x() + 40) for y in range(centre.y() - 40, centre.y() + 30)
+             if min(pixel(image, x, y)[:3]) > 160]  # the ring and the number (antialiased) on black
+    number = [(x, y) for x, y in white if x > centre.x() + 6 and y < centre.y() - 6]
+    assert number, "the number is drawn up and to the right of its point"
+    assert not [(x, y) for x, y in white if x < centre.x() - 20 or y > centre.y() + 20]  # nothing astray
+
+
+def test_a_marker_is_drawn_as_often_as_asked_and_rendered_once_per_zoom(qtbot):
+    canvas = shown_canvas(qtbot, np.zeros((100, 200, 3), np.uint8), size=(400, 300))
+    canvas.set_points(np.array([[40, 30], [120, 60]]), np.array([1, 0]))
+    canvas.viewport().grab()
+    rendered = canvas.markers.rendered
+    assert rendered == 2
+    canvas.viewport().grab()
+    canvas.viewport().grab()
+    assert canvas.markers.rendered == rendered  # the sprites are reused
+    canvas.zoom(1.5)
+    canvas.viewport().grab()
+    assert canvas.markers.rendered == rendered + 2  # a new zoom: drawn afresh, at the new size
 
 
 def test_a_drag_dropped_outside_the_image_puts_the_marker_back(qtbot):
@@ -90,15 +119,15 @@ def test_a_drag_dropped_outside_the_image_puts_the_marker_back(qtbot):
     canvas.set_points(np.array([[30, 40]]), np.array([1]))
     moved = []
     canvas.move_requested.connect(lambda *args: moved.append(args))
-    dot = canvas._markers[0]
-    before = dot.sceneBoundingRect()
+    before = canvas.markers.centres
     viewport = canvas.viewport()
     qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=canvas.mapFromScene(QPointF(30.5, 40.5)))
     qtbot.mouseMove(viewport, canvas.mapFromScene(QPointF(80.5, 70.5)))
-    assert canvas._markers[0].sceneBoundingRect() != before  # follows the cursor
+    (x, y, label), = canvas.markers.centres
+    assert abs(x - 80.5) < 1 and abs(y - 70.5) < 1 and label == 1  # follows the cursor
     qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=canvas.mapFromScene(QPointF(-30, -30)))
     assert moved == []
-    assert canvas._markers[0].sceneBoundingRect() == before
+    assert canvas.markers.centres == before
 
 
 def test_held_points_are_hit_at_once_and_drawn_when_the_hold_ends_or_expires(qtbot):
@@ -106,20 +135,20 @@ def test_held_points_are_hit_at_once_and_drawn_when_the_hold_ends_or_expires(qtb
     canvas.hold_paint(10_000)
     canvas.set_points(np.array([[30, 40]]), np.array([1]))
     assert canvas.point_at(canvas.mapFromScene(QPointF(30.5, 40.5))) == 0  # a click on it finds it at once
-    assert canvas._markers == []  # but its marker waits for the hold's end
+    assert canvas.markers.centres == []  # but its marker waits for the hold's end
     canvas.release_paint()
-    assert len(canvas._markers) == 2  # dot and number
+    assert len(canvas.markers.centres) == 1
     canvas.hold_paint(10_000)
     canvas.hold_paint(1)  # a running hold is not restarted (rapid clicks still see their points)
     canvas.set_points(np.array([[30, 40], [80, 70]]), np.array([1, 0]))
     qtbot.wait(50)
-    assert len(canvas._markers) == 2
+    assert len(canvas.markers.centres) == 1
     canvas.release_paint()
-    assert len(canvas._markers) == 4
+    assert len(canvas.markers.centres) == 2
     canvas.hold_paint(30)
     canvas.set_points(np.zeros((0, 2)), np.zeros(0))
-    assert len(canvas._markers) == 4  # a removal waits too
-    qtbot.waitUntil(lambda: canvas._markers == [])  # the deadline
+    assert len(canvas.markers.centres) == 2  # a removal waits too
+    qtbot.waitUntil(lambda: canvas.markers.centres == [])  # the deadline
 
 
 def test_a_held_point_can_be_dragged_before_its_marker_is_drawn(qtbot):
@@ -131,7 +160,7 @@ def test_a_held_point_can_be_dragged_before_its_marker_is_drawn(qtbot):
     viewport = canvas.viewport()
     qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=canvas.mapFromScene(QPointF(30.5, 40.5)))
     qtbot.mouseMove(viewport, canvas.mapFromScene(QPointF(80.5, 70.5)))
-    assert canvas._markers[0].sceneBoundingRect().center().x() > 60  # drawn, under the cursor
+    assert canvas.markers.centres[0][0] > 60  # drawn, under the cursor
     qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=canvas.mapFromScene(QPointF(80.5, 70.5)))
     assert moved == [(0, 80, 70)]
 
@@ -378,23 +407,22 @@ def test_markers_are_green_for_inclusion_and_red_for_exclusion_and_follow_a_chan
     assert colour_at(40, 30) == green and colour_at(120, 60) == green and colour_at(160, 20) == red
 
 
-def test_the_next_marker_is_made_ahead_while_idle_and_taken_by_the_next_point(qtbot):
-    from PySide6.QtWidgets import QGraphicsSimpleTextItem
-
+def test_the_next_marker_is_rendered_ahead_while_idle_and_drawn_by_the_next_click_as_is(qtbot):
     from desktop.image_canvas import SPARE_AFTER_MS
 
     canvas = shown_canvas(qtbot, np.zeros((100, 200, 3), np.uint8), size=(400, 300))
     canvas.set_points(np.array([[40, 30], [120, 60]]), np.array([1, 0]))
-    qtbot.waitUntil(lambda: len(canvas.scene().items()) == 2 + 4 + 2, timeout=5000)  # photo, mask, 2 markers, spare
-    items = set(canvas.scene().items())
-    hidden = [item for item in items if not item.isVisible()]
-    assert [item.text() for item in hidden if isinstance(item, QGraphicsSimpleTextItem)] == ["3"]
-    canvas.hold_paint(10_000)  # a click: its marker is the one made ahead, nothing new is built
-    canvas.set_points(np.array([[40, 30], [120, 60], [160, 20]]), np.array([1, 0, 1]))
-    canvas.release_paint()
-    assert set(canvas.scene().items()) == items and all(item.isVisible() for item in hidden)
-    number = next(item for item in hidden if isinstance(item, QGraphicsSimpleTextItem))
-    assert number.pos().x() > 160 and number.pos().y() < 20  # beside its point, up and to the right
-    qtbot.waitUntil(lambda: len(canvas.scene().items()) == len(items) + 2, timeout=5000)  # the one after
+    canvas.viewport().grab()
+    drawn = canvas.markers.rendered  # markers 1 and 2
+    qtbot.waitUntil(lambda: canvas.markers.rendered == drawn + 2, timeout=5000)  # 3, inclusion and exclusion
     qtbot.wait(3 * SPARE_AFTER_MS)
-    assert len(canvas.scene().items()) == len(items) + 2  # made once
+    assert canvas.markers.rendered == drawn + 2  # once
+    canvas.hold_paint(10_000)  # a click: its marker was made ahead, nothing is rendered on its path
+    canvas.set_points(np.array([[40, 30], [120, 60], [160, 20]]), np.array([1, 0, 1]))
+    canvas.paint_now()
+    assert canvas.markers.rendered == drawn + 2
+    canvas.hold_paint(10_000)  # while a click is in flight, nothing is made ahead
+    qtbot.wait(3 * SPARE_AFTER_MS)
+    assert canvas.markers.rendered == drawn + 2
+    canvas.release_paint()
+    qtbot.waitUntil(lambda: canvas.markers.rendered == drawn + 4, timeout=5000)  # then marker 4

@@ -429,10 +429,10 @@ def test_going_back_before_the_answer_shows_the_timestep(qtbot, window):
 def test_a_point_and_its_mask_are_painted_together(qtbot, window):
     click(qtbot, window, 100, 100)
     assert window.controller.awaiting_answer
-    assert window.canvas.holding and window.canvas._markers == []  # the point waits for its mask (≤ 50 ms)
+    assert window.canvas.holding and window.canvas.markers.centres == []  # the point waits for its mask (≤ 50 ms)
     wait_for_timesteps(qtbot, window, 1)
     assert not window.controller.awaiting_answer
-    assert not window.canvas.holding and len(window.canvas._markers) == 2 and window.canvas.mask is not None
+    assert not window.canvas.holding and len(window.canvas.markers.centres) == 1 and window.canvas.mask is not None
     assert window.round_label.text().startswith("Round 1 · 1 points · 1 timesteps")
 
 
