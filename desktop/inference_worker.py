@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QThread, Signal, Slot
 
 from core.analysis.replay import rerun_scores
 from core.models.checkpoint import CheckpointError
@@ -46,6 +46,7 @@ from desktop.mask_overlay import OverlayStyle, mask_overlay
 
 
 WORKER_ENCODES_ABOVE_PIXELS = 1_000_000  # see the module docstring
+WAKE_DECODE = QEvent.Type(QEvent.registerEventType())  # posted to the worker by request_decode
 
 
 def default_candidate(predicted_iou, rule: str) -> int:
@@ -101,7 +102,6 @@ class InferenceWorker(QObject):
     replayed = Signal(int, object)  # replay serial, (T,) float64 scores of a re-run published sequence
     failed = Signal(str)
     decode_failed = Signal(int, str)  # the request's serial, why
-    _wake_decode = Signal()
     _wake_prefetch = Signal()
     _embed = Signal(str, object)
     _load = Signal(object, object, str)
@@ -119,9 +119,8 @@ class InferenceWorker(QObject):
         self._prefetch: deque[StudyImage] = deque()
         self._prefetch_total = 0
         self._prefetch_done = 0
-        queued = Qt.ConnectionType.QueuedConnection  # the prefetch wakes itself from this thread:
-        self._wake_decode.connect(self._run_decode, queued)  # queued, never a direct (recursive) call
-        self._wake_prefetch.connect(self._run_prefetch_item, queued)
+        # the prefetch wakes itself from this thread: queued, never a direct (recursive) call
+        self._wake_prefetch.connect(self._run_prefetch_item, Qt.ConnectionType.QueuedConnection)
         self._embed.connect(self._run_embed)
         self._load.connect(self._run_load)
         self._replay.connect(self._run_replay)
@@ -141,7 +140,9 @@ class InferenceWorker(QObject):
             self._serial += 1
             request.serial = self._serial
             self._pending = request
-        self._wake_decode.emit()
+        # a posted event, not a queued signal, wakes the worker: PySide's queued emit (a meta-call
+        # built from the signal's signature) took 0.13 ms of the click's path, cold; this 0.04
+        QCoreApplication.postEvent(self, QEvent(WAKE_DECODE))
         return request.serial
 
     def prefetch(self, images: list[StudyImage]) -> None:
@@ -174,6 +175,10 @@ class InferenceWorker(QObject):
         self._encoders.shutdown(wait=True)
 
     # --- run in the worker thread --------------------------------------------------------
+    def customEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt name)
+        if event.type() == WAKE_DECODE:
+            self._run_decode()
+
     @Slot(object, object, str)
     def _run_load(self, checkpoint, variant, device) -> None:
         try:
