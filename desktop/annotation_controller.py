@@ -63,6 +63,9 @@ class Anticipation:
 
 
 DECODE_COMING = -1  # latest_serial between an edit and its decode request (awaiting_answer is True)
+# An edit that SAM decodes is fsynced once its answer is logged (that event wakes the log's fsync
+# thread, see core.io.event_log.EventLog.sync_soon), or this long after it if none comes
+EDIT_SYNC_FALLBACK_MS = 1000
 HISTORY_FIELDS = ("seq", "t", "event", "image", "action", "prompts")  # an edit event's fields that are not its detail
 
 
@@ -103,6 +106,9 @@ class AnnotationController(QObject):
         self.model_description = ""
         self.read_only = False  # a replay owns the canvas: no edits until it ends
         self.view: MaskView | None = None  # the canvas, set by the window: the worker draws overlays as it does
+        self._edit_sync = QTimer(self)  # see EDIT_SYNC_FALLBACK_MS
+        self._edit_sync.setSingleShot(True)
+        self._edit_sync.timeout.connect(lambda: self.session.sync_log_soon())
         # explicitly queued: these slots touch the session and the widgets, so they run on the UI thread
         queued = Qt.ConnectionType.QueuedConnection
         self._connections = [(worker.mask_preview, self._on_mask_preview), (worker.decoded, self._on_decoded),
@@ -251,7 +257,9 @@ class AnnotationController(QObject):
             return
         anticipation, self._anticipation = self._anticipation, None
         decode = bool(prompts) and self._may_decode(prompts)
-        self.session.edit(action, prompts, **detail)
+        self.session.edit(action, prompts, defer_sync=decode, **detail)
+        if decode:
+            self._edit_sync.start(EDIT_SYNC_FALLBACK_MS)
         # a decode is coming: the window holds the new point for its mask (see awaiting_answer)
         self.latest_serial = DECODE_COMING if decode else 0
         if not decode:

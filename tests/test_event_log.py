@@ -106,3 +106,34 @@ def test_a_burst_of_events_takes_one_fsync_after_it_and_close_does_not_wait_for_
     log.append({"seq": 2})
     log.close()  # fsyncs at once; the background wait is cut short (else this hangs for an hour)
     assert len(synced) == 2 and [e["seq"] for e in read_events(log.path)] == [0, 1, 2]
+
+
+def test_an_event_appended_without_waking_the_syncer_is_fsynced_after_sync_soon(tmp_path, monkeypatch):
+    import os
+    import time
+
+    import core.io.event_log as event_log
+
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    monkeypatch.setattr(event_log, "FSYNC_AFTER_S", 0.05)
+    log = EventLog(tmp_path / "events.jsonl")
+    log.append({"seq": 0, "event": "edit"}, wake_syncer=False)  # a click's edit, while SAM decodes it
+    assert [e["seq"] for e in read_events(log.path)] == [0]  # written at once all the same
+    time.sleep(0.4)
+    assert synced == []  # the fsync thread slept through it
+    log.sync_soon()
+    deadline = time.monotonic() + 10
+    while not synced and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(synced) == 1
+    log.sync_soon()  # nothing new: no other fsync
+    log.append({"seq": 1, "event": "edit"}, wake_syncer=False)
+    log.append({"seq": 2, "event": "timestep"})  # the answer's event wakes it for both
+    deadline = time.monotonic() + 10
+    while len(synced) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)
+    assert len(synced) == 2
+    log.close()

@@ -263,7 +263,7 @@ def test_switching_annotator_opens_their_own_session(qtbot, window, tmp_path):
 
 
 def test_a_failing_disk_shows_a_banner_and_keeps_working(qtbot, window, monkeypatch, tmp_path):
-    def disk_full(event):
+    def disk_full(event, wake_syncer=True):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(window.session._log, "append", disk_full)

@@ -108,7 +108,7 @@ def test_unwritable_log_is_reported_without_losing_events(tmp_path, truth, monke
     session = AnnotationSession.open(tmp_path / "s", "st1", clock=FakeClock())
     session.open_image("a")
 
-    def disk_full(event):
+    def disk_full(event, wake_syncer=True):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(session._log, "append", disk_full)

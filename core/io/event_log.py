@@ -25,6 +25,8 @@ from pathlib import Path
 # decode by 1–2 ms (per-click ratio 0.06–0.09 lower in four of eight alternating runs of
 # bench/bench_annotation_app.py, 0.02–0.03 higher in the other four, median 0.02 lower).
 FSYNC_AFTER_S = 0.1
+# one encoder for every line (json.dumps with these options builds a new one per call)
+_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=True).encode
 
 
 class EventLogError(Exception):
@@ -43,10 +45,15 @@ class EventLog:
         self._syncer: threading.Thread | None = None
         self._closed = False
         self._sync_error: OSError | None = None  # found by the background fsync, raised on the next call
+        self._unsynced = False  # appended with wake_syncer=False since the background thread last woke
 
-    def append(self, event: dict) -> None:
-        """Write ``event`` as one line and flush it; raises OSError (disk full, read-only) unchanged."""
-        data = (json.dumps(event, separators=(",", ":"), allow_nan=True) + "\n").encode("utf-8")
+    def append(self, event: dict, wake_syncer: bool = True) -> None:
+        """Write ``event`` as one line and flush it; raises OSError (disk full, read-only) unchanged.
+
+        wake_syncer=False leaves the background thread asleep until :meth:`sync_soon` or the next
+        append that wakes it: the app appends a click's edit so while SAM decodes it, as a thread
+        waking then took a core from the decoder's threads (see :meth:`sync_soon`)."""
+        data = (_encode(event) + "\n").encode("utf-8")
         with self._lock:
             if self._sync_error is not None:  # the disk refused an earlier fsync (Linux reports it once)
                 error, self._sync_error = self._sync_error, None
@@ -58,11 +65,25 @@ class EventLog:
             written = 0
             while written < len(data):  # a short write (disk full) raises on the next call
                 written += os.write(self._fd, data[written:])
-        self._dirty.set()
+        if wake_syncer:
+            self._unsynced = False
+            self._dirty.set()
+        else:
+            self._unsynced = True
         if self._syncer is None:
             self._closing.clear()
             self._syncer = threading.Thread(target=self._sync_loop, name="event-log-fsync", daemon=True)
             self._syncer.start()
+
+    def sync_soon(self) -> None:
+        """Wake the background thread for what was appended with ``wake_syncer=False`` (it fsyncs
+        FSYNC_AFTER_S later). A thread woken while torch decodes on both cores of a small CPU
+        preempts one of its two OpenMP threads, and each parallel operation then waits for it: the
+        tiny SAM's decode took 0.4–1.2 ms longer when the edit's append woke this thread
+        (alternating clicks, three runs of bench/bench_annotation_app.py)."""
+        if self._unsynced:
+            self._unsynced = False
+            self._dirty.set()
 
     def sync(self) -> None:
         """fsync now (the background thread does this shortly after every append)."""

@@ -193,7 +193,10 @@ class AnnotationSession:
         return closes[-1]["image"] if closes else None
 
     def record(self, image_id: str) -> ImageRecord:
-        return self.records.setdefault(image_id, ImageRecord(image_id))
+        record = self.records.get(image_id)  # (called several times per click: no record built in vain)
+        if record is None:
+            record = self.records[image_id] = ImageRecord(image_id)
+        return record
 
     # --- changes (each one event) --------------------------------------------------------
     def open_image(self, image_id: str) -> None:
@@ -207,12 +210,21 @@ class AnnotationSession:
         if self.current is not None:
             self._commit({"event": "close", "image": self.current})
 
-    def edit(self, action: str, prompts: PromptSet, **detail) -> None:
-        """Set the current image's prompt set to ``prompts`` after ``action`` (see EDIT_ACTIONS)."""
+    def edit(self, action: str, prompts: PromptSet, defer_sync: bool = False, **detail) -> None:
+        """Set the current image's prompt set to ``prompts`` after ``action`` (see EDIT_ACTIONS).
+
+        defer_sync: the event is written at once, but its fsync waits for the next event or
+        :meth:`sync_log_soon` (the app defers it while SAM decodes the edit; see
+        core.io.event_log.EventLog.sync_soon)."""
         if action not in EDIT_ACTIONS:
             raise ValueError(f"unknown edit action {action!r}; expected one of {EDIT_ACTIONS}")
         self._commit({"event": "edit", "image": self._current_or_fail(), "action": action,
-                      "prompts": prompts.to_json(), **detail})
+                      "prompts": prompts.to_json(), **detail}, prompts, wake_syncer=not defer_sync)
+
+    def sync_log_soon(self) -> None:
+        """Start the fsync of events logged with ``defer_sync``."""
+        if self._lock is not None and not self.closed:
+            self._log.sync_soon()
 
     def new_round(self, reason: str = "") -> None:
         """Start another attempt on the current image from an empty prompt set (``reason``: why, if not the annotator)."""
@@ -349,21 +361,23 @@ class AnnotationSession:
                 self.write_error = f"Cannot write to {self.folder}: {error}"
         self._unwritten_masks[name] = mask.astype(bool)
 
-    def _commit(self, event: dict) -> None:
+    def _commit(self, event: dict, prompts: PromptSet | None = None, wake_syncer: bool = True) -> None:
+        """Log ``event`` and apply it; ``prompts``: its prompt set, if the caller has it (not
+        parsed back from the event's JSON); ``wake_syncer``: see EventLog.append."""
         if self._lock is None or self.closed:
             raise RuntimeError(f"{self.folder}: this session is closed or was read with load(); open() it to "
                                "make changes")
         event = {"seq": len(self.events), "t": self.clock(), **event}
         if self.write_error is None:
             try:
-                self._log.append(event)
+                self._log.append(event, wake_syncer)
             except OSError as error:
                 self.write_error = (f"Cannot write to {self._log.path}: {error}. Nothing is lost yet: "
                                     "use File → Save session to… to continue in another folder.")
         self.events.append(event)
-        self._apply(event)
+        self._apply(event, prompts)
 
-    def _apply(self, event: dict) -> None:
+    def _apply(self, event: dict, prompts: PromptSet | None = None) -> None:
         kind = event["event"]
         if kind == "session":
             return
@@ -378,7 +392,7 @@ class AnnotationSession:
             if self.current == event["image"]:
                 self.current = None
         elif kind == "edit":
-            record.prompts = PromptSet.from_json(event["prompts"])
+            record.prompts = PromptSet.from_json(event["prompts"]) if prompts is None else prompts
         elif kind == "round":
             record.round += 1
             record.prompts = PromptSet()
