@@ -83,23 +83,39 @@ def test_a_background_fsync_failure_is_raised_by_the_next_append(tmp_path, monke
     log.close()
 
 
-def test_a_burst_of_events_takes_one_fsync_after_it_and_close_does_not_wait_for_it(tmp_path, monkeypatch):
+def counted_fsyncs(monkeypatch, after_s: float) -> list[int]:
+    """Count os.fsync calls (each one's descriptor is appended to the list returned), with the
+    log's background fsync FSYNC_AFTER_S after the first unsynced event."""
     import os
-    import time
 
     import core.io.event_log as event_log
 
     synced = []
     real_fsync = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
-    monkeypatch.setattr(event_log, "FSYNC_AFTER_S", 0.2)
+    monkeypatch.setattr(event_log, "FSYNC_AFTER_S", after_s)
+    return synced
+
+
+def wait_until(condition, seconds: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_a_burst_of_events_takes_one_fsync_after_it_and_close_does_not_wait_for_it(tmp_path, monkeypatch):
+    import time
+
+    import core.io.event_log as event_log
+
+    synced = counted_fsyncs(monkeypatch, 0.2)
     log = EventLog(tmp_path / "events.jsonl")
     log.append({"seq": 0, "event": "edit"})
     log.append({"seq": 1, "event": "timestep"})  # a click's answer, moments later
     assert synced == []  # not while SAM would be decoding
-    deadline = time.monotonic() + 10
-    while not synced and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: synced)
     time.sleep(0.1)
     assert len(synced) == 1  # both events in one fsync
     monkeypatch.setattr(event_log, "FSYNC_AFTER_S", 3600.0)
@@ -109,31 +125,21 @@ def test_a_burst_of_events_takes_one_fsync_after_it_and_close_does_not_wait_for_
 
 
 def test_an_event_appended_without_waking_the_syncer_is_fsynced_after_sync_soon(tmp_path, monkeypatch):
-    import os
     import time
 
-    import core.io.event_log as event_log
-
-    synced = []
-    real_fsync = os.fsync
-    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
-    monkeypatch.setattr(event_log, "FSYNC_AFTER_S", 0.05)
+    synced = counted_fsyncs(monkeypatch, 0.05)
     log = EventLog(tmp_path / "events.jsonl")
     log.append({"seq": 0, "event": "edit"}, wake_syncer=False)  # a click's edit, while SAM decodes it
     assert [e["seq"] for e in read_events(log.path)] == [0]  # written at once all the same
     time.sleep(0.4)
     assert synced == []  # the fsync thread slept through it
     log.sync_soon()
-    deadline = time.monotonic() + 10
-    while not synced and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: synced)
     assert len(synced) == 1
     log.sync_soon()  # nothing new: no other fsync
     log.append({"seq": 1, "event": "edit"}, wake_syncer=False)
     log.append({"seq": 2, "event": "timestep"})  # the answer's event wakes it for both
-    deadline = time.monotonic() + 10
-    while len(synced) < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: len(synced) >= 2)
     time.sleep(0.2)
     assert len(synced) == 2
     log.close()
