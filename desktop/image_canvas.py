@@ -26,7 +26,7 @@ from desktop.point_markers import EXCLUSION_COLOUR, INCLUSION_COLOUR, PointMarke
 
 DRAG_THRESHOLD_PX = 3  # view pixels a press must travel to count as a drag
 HIT_RADIUS_PX = 9  # view pixels around a point that grab it
-SPARE_AFTER_MS = 30  # idle time after the markers change before the next one's sprites are made
+NEXT_MARKER_AFTER_MS = 30  # idle time after the markers change before the next one's sprites are made
 # A press held this long in place announces its point (add_anticipated), so that SAM decodes
 # while the button is still down (a person holds a click ~100 ms). Not at once: a release that
 # follows within a few ms (a tap, a scripted click) is served sooner without it, as the
@@ -105,9 +105,9 @@ class ImageCanvas(QGraphicsView):
         self._anticipation.setSingleShot(True)
         self._anticipation.setTimerType(Qt.TimerType.PreciseTimer)
         self._anticipation.timeout.connect(self._announce_press)
-        self._spare_timer = QTimer(self)  # see _prepare_next_marker
-        self._spare_timer.setSingleShot(True)
-        self._spare_timer.timeout.connect(self._prepare_next_marker)
+        self._next_marker_timer = QTimer(self)  # see _prepare_next_marker
+        self._next_marker_timer.setSingleShot(True)
+        self._next_marker_timer.timeout.connect(self._prepare_next_marker)
         self._paint_hold = QTimer(self)  # see hold_paint
         self._paint_hold.setSingleShot(True)
         self._paint_hold.timeout.connect(self.release_paint)
@@ -190,12 +190,12 @@ class ImageCanvas(QGraphicsView):
             return
         self._marker_keys = keys
         self.markers.set_centres([(x + 0.5, y + 0.5, label) for x, y, label in keys], keep)
-        self._spare_timer.start(SPARE_AFTER_MS)
+        self._next_marker_timer.start(NEXT_MARKER_AFTER_MS)
 
     def _prepare_next_marker(self) -> None:
         """Render the next point's marker sprites ahead, once the canvas is idle."""
         if self.holding:  # a click is in flight: not now, SAM is decoding
-            self._spare_timer.start(SPARE_AFTER_MS)
+            self._next_marker_timer.start(NEXT_MARKER_AFTER_MS)
             return
         self.markers.prepare(len(self._marker_keys) + 1, self.transform().m11(), self.devicePixelRatioF())
 

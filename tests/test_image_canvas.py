@@ -408,21 +408,21 @@ def test_markers_are_green_for_inclusion_and_red_for_exclusion_and_follow_a_chan
 
 
 def test_the_next_marker_is_rendered_ahead_while_idle_and_drawn_by_the_next_click_as_is(qtbot):
-    from desktop.image_canvas import SPARE_AFTER_MS
+    from desktop.image_canvas import NEXT_MARKER_AFTER_MS
 
     canvas = shown_canvas(qtbot, np.zeros((100, 200, 3), np.uint8), size=(400, 300))
     canvas.set_points(np.array([[40, 30], [120, 60]]), np.array([1, 0]))
     canvas.viewport().grab()
     drawn = canvas.markers.rendered  # markers 1 and 2
     qtbot.waitUntil(lambda: canvas.markers.rendered == drawn + 2, timeout=5000)  # 3, inclusion and exclusion
-    qtbot.wait(3 * SPARE_AFTER_MS)
+    qtbot.wait(3 * NEXT_MARKER_AFTER_MS)
     assert canvas.markers.rendered == drawn + 2  # once
     canvas.hold_paint(10_000)  # a click: its marker was made ahead, nothing is rendered on its path
     canvas.set_points(np.array([[40, 30], [120, 60], [160, 20]]), np.array([1, 0, 1]))
     canvas.paint_now()
     assert canvas.markers.rendered == drawn + 2
     canvas.hold_paint(10_000)  # while a click is in flight, nothing is made ahead
-    qtbot.wait(3 * SPARE_AFTER_MS)
+    qtbot.wait(3 * NEXT_MARKER_AFTER_MS)
     assert canvas.markers.rendered == drawn + 2
     canvas.release_paint()
     qtbot.waitUntil(lambda: canvas.markers.rendered == drawn + 4, timeout=5000)  # then marker 4

@@ -79,8 +79,8 @@ class EventLog:
         """Wake the background thread for what was appended with ``wake_syncer=False`` (it fsyncs
         FSYNC_AFTER_S later). A thread woken while torch decodes on both cores of a small CPU
         preempts one of its two OpenMP threads, and each parallel operation then waits for it: the
-        tiny SAM's decode took 0.4–1.2 ms longer when the edit's append woke this thread
-        (alternating clicks, three runs of bench/bench_annotation_app.py)."""
+        tiny SAM's decode took 0.2–1.2 ms longer when the edit's append woke this thread
+        (medians, alternating clicks, five runs of bench/bench_annotation_app.py)."""
         if self._unsynced:
             self._unsynced = False
             self._dirty.set()
