@@ -25,6 +25,7 @@ app like a user's file), on the real main window (offscreen):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -227,6 +228,15 @@ def bench_model(name: str, app: QApplication, clicks: int, prefetch_images: int,
                 prefetch_s=prefetch_seconds)
 
 
+@contextlib.contextmanager
+def bench_workspace():
+    """The QApplication and a temporary folder (yielded) that also holds the embedding cache."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["POINTPROMPT_CACHE_DIR"] = str(Path(tmp) / "cache")
+        yield app, Path(tmp)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["tiny", "vit_b"])
@@ -234,14 +244,12 @@ def main() -> None:
     parser.add_argument("--prefetch-images", type=int, default=None,
                         help="images embedded in the background while stalls are measured (default: 24 tiny, 2 others)")
     args = parser.parse_args()
-    app = QApplication.instance() or QApplication(sys.argv[:1])
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU, QT_QPA_PLATFORM="
           f"{os.environ['QT_QPA_PLATFORM']}, GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT')}")
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["POINTPROMPT_CACHE_DIR"] = str(Path(tmp) / "cache")
+    with bench_workspace() as (app, tmp):
         for name in args.models:
             count = args.prefetch_images if args.prefetch_images is not None else (24 if name == "tiny" else 2)
-            r = bench_model(name, app, args.clicks, count, Path(tmp))
+            r = bench_model(name, app, args.clicks, count, tmp)
             print(f"{r['model']:>6}: click→painted mask {r['app_ms']:.1f} ms vs bare decode {r['bare_ms']:.1f} ms "
                   f"(ratio {r['app_ms'] / r['bare_ms']:.2f}, per click {r['paired_ratio']:.2f}; goal ≤ 1.2; the worker's answer {r['worker_ms']:.1f} ms) | longest UI stall while embedding "
                   f"{r['prefetched']} images in the background ({r['prefetch_s']:.1f} s): {r['busy_stall_ms']:.1f} ms "

@@ -19,7 +19,6 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -30,9 +29,9 @@ import desktop  # noqa: E402,F401  before torch: it sets the app's OpenMP spin c
 import numpy as np  # noqa: E402
 from PySide6.QtCore import QEventLoop, QPointF, Qt, QTimer  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from bench_annotation_app import REST_BETWEEN_CLICKS_S, model_checkpoint, ready_window, spin_until  # noqa: E402
+from bench_annotation_app import (REST_BETWEEN_CLICKS_S, bench_workspace, model_checkpoint, ready_window,
+                                  spin_until)  # noqa: E402
 from core.paths import DEMO_DATASET  # noqa: E402
 from core.prompting.study import study_from_image_datasets  # noqa: E402
 from desktop.main_window import MainWindow  # noqa: E402
@@ -98,11 +97,9 @@ def main() -> None:
     parser.add_argument("--clicks", type=int, default=20, help="clicks per sequence; two sequences")
     parser.add_argument("--press-ms", type=int, default=80)
     args = parser.parse_args()
-    QApplication.instance() or QApplication(sys.argv[:1])
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["POINTPROMPT_CACHE_DIR"] = str(Path(tmp) / "cache")
+    with bench_workspace() as (_, tmp):
         for name in args.models:
-            r = bench_model(name, args.clicks, args.press_ms, Path(tmp))
+            r = bench_model(name, args.clicks, args.press_ms, tmp)
             (early, early_total), (late, late_total) = r[True], r[False]
             print(f"{name:>6}: {args.press_ms} ms press, release → painted mask {1000 * early:.1f} ms with the "
                   f"decode started during the press vs {1000 * late:.1f} ms after the release (ratio "

@@ -16,7 +16,6 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,10 +27,9 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from PySide6.QtCore import QPointF, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
 
 import desktop.inference_worker as inference_worker  # noqa: E402
-from bench_annotation_app import longest_stall, ready_window  # noqa: E402
+from bench_annotation_app import bench_workspace, longest_stall, ready_window  # noqa: E402
 from core.prompting.study import study_from_folder  # noqa: E402
 
 
@@ -74,13 +72,11 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=3000, help="image width; height is 2/3 of it")
     parser.add_argument("--clicks", type=int, default=8)
     args = parser.parse_args()
-    QApplication.instance() or QApplication(sys.argv[:1])
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["POINTPROMPT_CACHE_DIR"] = str(Path(tmp) / "cache")
-        images = make_study(Path(tmp) / "study", args.side, args.side * 2 // 3)
-        app_stall, app_paint = measure(Path(tmp) / "app", images, args.clicks)
+    with bench_workspace() as (_, tmp):
+        images = make_study(tmp / "study", args.side, args.side * 2 // 3)
+        app_stall, app_paint = measure(tmp / "app", images, args.clicks)
         inference_worker.WORKER_ENCODES_ABOVE_PIXELS = 10**12  # the baseline: the UI thread encodes
-        ui_stall, ui_paint = measure(Path(tmp) / "ui", images, args.clicks)
+        ui_stall, ui_paint = measure(tmp / "ui", images, args.clicks)
     print(f"{args.side}×{args.side * 2 // 3} image, tiny SAM, {args.clicks} clicks (medians): longest UI stall per "
           f"click {1000 * app_stall:.0f} ms with masks encoded in the worker vs {1000 * ui_stall:.0f} ms encoded on "
           f"the UI thread (ratio {app_stall / ui_stall:.2f}); click → painted mask {1000 * app_paint:.0f} vs "

@@ -134,16 +134,22 @@ class PointMarkers(QGraphicsItem):
     def prepare(self, number: int, scale: float, pixel_ratio: float = 1.0) -> None:
         """Render marker ``number``'s sprites (both labels) ahead, while the canvas is idle, so
         that the click that adds it only copies them (rendering one took ~0.13 ms on its path)."""
+        self._use_scale(scale, pixel_ratio)
         for label in (0, 1):
-            self._sprite(number, label, scale, pixel_ratio)
+            self._sprite(number, label)
 
-    def _sprite(self, number: int, label: int, scale: float, pixel_ratio: float) -> tuple[QPixmap, int, int]:
+    def _use_scale(self, scale: float, pixel_ratio: float) -> None:
+        """Hold sprites for this zoom and pixel ratio: another zoom or size drops the old ones."""
         key = (self.radius, scale, pixel_ratio)
-        if key != self._sprite_scale:  # another zoom or size: the old sprites will not be used again
+        if key != self._sprite_scale:
             self._sprites.clear()
             self._sprite_scale = key
+
+    def _sprite(self, number: int, label: int) -> tuple[QPixmap, int, int]:
+        """Marker ``number``'s sprite at the scale :meth:`_use_scale` set, rendered if new."""
         sprite = self._sprites.get((number, label))
         if sprite is None:
+            _, scale, pixel_ratio = self._sprite_scale
             sprite = self._sprites[number, label] = render_marker(number, label, self.radius, scale, pixel_ratio)
             self.rendered += 1
         return sprite
@@ -162,9 +168,7 @@ class PointMarkers(QGraphicsItem):
         transform = painter.worldTransform()  # scene → device: a zoom and a shift
         scale, dx, dy = transform.m11(), transform.dx(), transform.dy()
         ratio = 1.0 if widget is None else widget.devicePixelRatioF()
-        if (self.radius, scale, ratio) != self._sprite_scale:
-            self._sprites.clear()
-            self._sprite_scale = (self.radius, scale, ratio)
+        self._use_scale(scale, ratio)
         exposed = option.exposedRect
         left, top, right, bottom = exposed.left() - 1, exposed.top() - 1, exposed.right() + 1, exposed.bottom() + 1
         sprites = self._sprites
@@ -172,6 +176,6 @@ class PointMarkers(QGraphicsItem):
         for number, ((x, y, label), box) in enumerate(zip(self._centres, self._boxes), start=1):
             if box[2] < left or box[0] > right or box[3] < top or box[1] > bottom:
                 continue
-            sprite = sprites.get((number, label)) or self._sprite(number, label, scale, ratio)
+            sprite = sprites.get((number, label)) or self._sprite(number, label)
             painter.drawPixmap(round(scale * x + dx) - sprite[1], round(scale * y + dy) - sprite[2], sprite[0])
         painter.setWorldTransform(transform)
