@@ -56,7 +56,7 @@ def test_unreadable_entry_names_file_and_index(tmp_path):
     samples[0], samples[1] = np.zeros((4, 4, 3), np.uint8), np.array(["text"])
     (tmp_path / "Tie").mkdir()
     np.save(tmp_path / "Tie" / "samples.npy", samples, allow_pickle=True)
-    with pytest.raises(DatasetError, match=r"samples.npy \[index 1\]"):
+    with pytest.raises(DatasetError, match=r"Tie/samples.npy holds something other than numbers \(element 1: an array of dtype <U4\).*image index 1"):
         read_category(tmp_path, "Tie")
 
 
@@ -79,5 +79,5 @@ def test_shipped_demo_dataset_has_at_least_3_categories_of_12():
 def test_damaged_npy_file_is_named(tmp_path):
     (tmp_path / "Bus").mkdir()
     (tmp_path / "Bus" / "samples.npy").write_bytes(b"not numpy at all")
-    with pytest.raises(DatasetError, match="Cannot read .*Bus/samples.npy: it is damaged"):
+    with pytest.raises(DatasetError, match="Bus/samples.npy is not a readable .npy file.*damaged"):
         read_category(tmp_path, "Bus")

@@ -12,22 +12,24 @@ Layout B (one file per image)::
 
 Images are normalised with :func:`core.io.images.to_rgb` (greyscale → RGB, float → uint8) and
 masks with :func:`core.io.masks.binarise`; a mask of the wrong size raises
-:class:`core.io.masks.MaskSizeError`. Object arrays need ``allow_pickle=True``, as the
-published files do: open only datasets you trust.
+:class:`core.io.masks.MaskSizeError`. Files are read with :func:`core.io.safe_npy.read_npy`:
+object arrays are unpickled without running code, and anything but numeric arrays is refused
+with a :class:`DatasetError` naming the file and the image index.
 """
 
 from __future__ import annotations
 
-import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from core.io.atomic import atomic_save_npy
-from core.io.images import ImageReadError, to_rgb
-from core.io.masks import binarise, check_mask_size
+from core.io.images import MAX_PIXELS, ImageReadError, to_rgb
+from core.io.masks import MaskSizeError, binarise, check_mask_size
+from core.io.safe_npy import NpyReadError, RefusedContentError, read_npy
 
 
 class DatasetError(Exception):
@@ -49,22 +51,46 @@ class DatasetImage:
         return f"{self.category}/{self.index}"
 
 
-def _load_array(path: Path) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=True)
-    except (OSError, ValueError, EOFError, pickle.UnpicklingError) as error:
-        raise DatasetError(f"Cannot read {path}: it is damaged or not a numpy file ({error})") from error
+@dataclass(frozen=True)
+class CategoryEntry:
+    """One image of a category, not yet converted: ``read()`` returns its :class:`DatasetImage`
+    or raises :class:`DatasetError` (or :class:`core.io.masks.MaskSizeError`) for this image alone."""
+
+    category: str
+    index: int
+    source: str
+    read: Callable[[], DatasetImage]
+
+    @property
+    def name(self) -> str:
+        return f"{self.category}/{self.index}"
 
 
-def _entry(category: str, index: int, image, truth, image_source: str, truth_source: str) -> DatasetImage:
+def _load_array(path: Path, index: int | None = None) -> np.ndarray:
+    """A .npy file of the dataset; ``index``: the image it belongs to (layout B), for the message."""
     try:
-        rgb = to_rgb(np.asarray(image), f"{image_source} [index {index}]")
+        return read_npy(path)
+    except NpyReadError as error:
+        indices = [index] if index is not None else getattr(error, "indices", [])
+        where = f" (image index {', '.join(map(str, indices[:10]))})" if indices else ""
+        raise DatasetError(f"{error}{where}") from error
+
+
+def _convert(category: str, index: int, image, truth, image_source: str, truth_source: str) -> DatasetImage:
+    image_source, truth_source = f"{image_source} [index {index}]", f"{truth_source} [index {index}]"
+    try:
+        image = np.asarray(image)
+        if image.ndim >= 2 and image.shape[0] * image.shape[1] > MAX_PIXELS:
+            raise ImageReadError(f"{image_source} is {image.shape[1]}×{image.shape[0]} pixels, over the "
+                                 f"{MAX_PIXELS // 1_000_000} MP limit; downscale it first")
+        rgb = to_rgb(image, image_source)
         mask = None
         if truth is not None:
-            mask = check_mask_size(binarise(np.asarray(truth), f"{truth_source} [index {index}]"),
-                                   rgb.shape[:2], f"{truth_source} [index {index}]")
-    except ImageReadError as error:
-        raise DatasetError(str(error)) from error
+            mask = check_mask_size(binarise(np.asarray(truth), truth_source), rgb.shape[:2], truth_source)
+    except MaskSizeError:
+        raise
+    except (ImageReadError, ValueError, TypeError) as error:  # ValueError/TypeError: ragged or odd elements
+        raise DatasetError(f"{image_source}: {error}" if image_source not in str(error) else str(error)) from error
     return DatasetImage(category, index, rgb, mask)
 
 
@@ -77,27 +103,54 @@ def list_categories(root: str | Path) -> list[str]:
     return sorted(found)
 
 
-def read_category(root: str | Path, category: str) -> list[DatasetImage]:
-    """All images of one category, in index order, from either layout."""
+def _index_of(path: Path) -> int | None:
+    match = re.fullmatch(r"(\d+)_sample\.npy", path.name)
+    return int(match.group(1)) if match else None
+
+
+def category_entries(root: str | Path, category: str) -> list[CategoryEntry]:
+    """The images of one category, in index order, each read on demand.
+
+    Layout A reads (and checks) both arrays now, since every image is in them; layout B only
+    lists its files. Raises :class:`DatasetError` when the category is missing or a layout-A
+    file cannot be read (naming the file and, where known, the image index).
+    """
     root = Path(root)
     samples_file, labels_file = root / category / "samples.npy", root / category / "labels.npy"
     if samples_file.is_file():
         samples = _load_array(samples_file)
         labels = _load_array(labels_file) if labels_file.is_file() else None
-        if labels is not None and len(labels) != len(samples):
-            raise DatasetError(f"{labels_file} holds {len(labels)} masks but {samples_file} holds {len(samples)} images")
-        return [_entry(category, i, samples[i], None if labels is None else labels[i], str(samples_file), str(labels_file))
-                for i in range(len(samples))]
+        if samples.ndim != 1:
+            raise DatasetError(f"{samples_file} is an array of shape {samples.shape}; expected a 1-D object "
+                               "array with one image per element")
+        if labels is not None and (labels.ndim != 1 or len(labels) != len(samples)):
+            raise DatasetError(f"{labels_file} holds {len(labels) if labels.ndim == 1 else labels.shape} masks but {samples_file} holds "
+                               f"{len(samples)} images: they must pair one to one")
+
+        def layout_a(i: int) -> Callable[[], DatasetImage]:
+            return lambda: _convert(category, i, samples[i], None if labels is None else labels[i],
+                                    str(samples_file), str(labels_file))
+
+        return [CategoryEntry(category, i, f"{samples_file} [index {i}]", layout_a(i)) for i in range(len(samples))]
     sample_dir = root / "samples" / category
     if not sample_dir.is_dir():
         raise DatasetError(f"No category {category!r} under {root}: expected {samples_file} or {sample_dir}/<i>_sample.npy")
-    entries = []
-    for path in sorted(sample_dir.glob("*_sample.npy"), key=lambda p: int(re.match(r"\d+", p.name).group())):
-        index = int(re.match(r"\d+", path.name).group())
-        label_path = root / "labels" / category / f"{index}_label.npy"
-        truth = _load_array(label_path) if label_path.is_file() else None
-        entries.append(_entry(category, index, _load_array(path), truth, str(path), str(label_path)))
-    return entries
+
+    def layout_b(path: Path, index: int) -> Callable[[], DatasetImage]:
+        def read() -> DatasetImage:
+            label_path = root / "labels" / category / f"{index}_label.npy"
+            truth = _load_array(label_path, index) if label_path.is_file() else None
+            return _convert(category, index, _load_array(path, index), truth, str(path), str(label_path))
+        return read
+
+    files = sorted((index, path) for path in sample_dir.glob("*_sample.npy") if (index := _index_of(path)) is not None)
+    return [CategoryEntry(category, index, str(path), layout_b(path, index)) for index, path in files]
+
+
+def read_category(root: str | Path, category: str) -> list[DatasetImage]:
+    """All images of one category, in index order, from either layout; the first image that
+    cannot be read raises (:class:`DatasetError` or :class:`core.io.masks.MaskSizeError`)."""
+    return [entry.read() for entry in category_entries(root, category)]
 
 
 def write_category(root: str | Path, category: str, images: list[np.ndarray], masks: list[np.ndarray]) -> Path:

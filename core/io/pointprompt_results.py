@@ -11,21 +11,22 @@ Layout (../shared/pointprompt-format.md), for image index ``i`` with T timesteps
         sorts/<i>_sort.npy        (T,) int64 timesteps from best to worst score (stable)
 
 So ``np.load(points/<i>_green.npy, allow_pickle=True)[t]`` is the point set at t, as the
-lab's analysis code reads it. Every file is written atomically.
+lab's analysis code reads it. Every file is written atomically. Reading never unpickles with
+numpy's own loader: :func:`core.io.safe_npy.read_npy` rebuilds numeric arrays only.
 """
 
 from __future__ import annotations
 
-import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from core.io.atomic import atomic_save_npy, atomic_write_bytes
-from core.io.masks import encode_mask_png
+from core.io.images import ImageReadError
+from core.io.masks import encode_mask_png, read_mask
+from core.io.safe_npy import NpyReadError, read_npy
 
 
 class ResultsError(Exception):
@@ -62,11 +63,11 @@ class ImageResults:
         return self.folder / "masks" / f"{self.index}_{t}_mask.png"
 
     def mask(self, t: int) -> np.ndarray:
-        """(H, W) bool mask of timestep t (0/1 or 0/255 PNGs)."""
-        mask = cv2.imread(str(self.mask_path(t)), cv2.IMREAD_GRAYSCALE)
-        if mask is None:
-            raise ResultsError(f"{self.mask_path(t)}: missing or unreadable (image index {self.index}, timestep {t})")
-        return mask > 0
+        """(H, W) bool mask of timestep t (0/1 or 0/255 PNGs), read by :func:`core.io.masks.read_mask`."""
+        try:
+            return read_mask(self.mask_path(t))
+        except ImageReadError as error:
+            raise ResultsError(f"{error} (image index {self.index}, timestep {t})") from error
 
 
 def _object_array(sets: list[np.ndarray]) -> np.ndarray:
@@ -95,34 +96,83 @@ def write_image_results(folder: str | Path, index: int, steps: list[ResultStep])
     atomic_save_npy(folder / "sorts" / f"{index}_sort.npy", best_to_worst(scores))
 
 
-def _load(path: Path, index: int, allow_pickle: bool = False) -> np.ndarray:
+def _load(path: Path, index: int, allow_objects: bool = False) -> np.ndarray:
+    """One .npy file of image ``index``, read by :func:`core.io.safe_npy.read_npy` (no code runs)."""
     if not path.is_file():
         raise ResultsError(f"{path} is missing (image index {index}): every image needs eachround/, points/ "
                            "(green and red), scores/ and sorts/ files")
     try:
-        return np.load(path, allow_pickle=allow_pickle)
-    except (OSError, ValueError, EOFError, pickle.UnpicklingError) as error:
-        raise ResultsError(f"Cannot read {path} (image index {index}): {error}") from error
+        return read_npy(path, allow_objects=allow_objects)
+    except NpyReadError as error:
+        timesteps = getattr(error, "indices", [])
+        at = f", timestep {', '.join(map(str, timesteps[:10]))}" if timesteps else ""
+        raise ResultsError(f"{error} (image index {index}{at})") from error
+
+
+def _numbers(array: np.ndarray, dtype: type, path: Path, index: int) -> np.ndarray:
+    """A 1-D per-timestep array of ``dtype`` (np.int64 or np.float64), or ResultsError naming the file."""
+    if array.dtype.kind not in "biuf":
+        raise ResultsError(f"{path} holds {array.dtype} values (image index {index}); expected one number per timestep")
+    if dtype is np.int64 and array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ResultsError(f"{path} holds NaN or infinite values (image index {index}); expected whole numbers")
+    return array.astype(dtype).reshape(-1)
+
+
+def _point_set(points, path: Path, index: int, t: int) -> np.ndarray:
+    """(n, 2) float64 (x, y) from one element of a points file: (n, 2), (2,) or empty."""
+    try:
+        array = np.asarray(points, dtype=np.float64)
+    except (ValueError, TypeError) as error:
+        raise ResultsError(f"{path}, timestep {t} (image index {index}): not an array of points ({error})") from error
+    if array.size == 0:
+        return np.zeros((0, 2))
+    if array.shape == (2,):
+        array = array.reshape(1, 2)
+    if array.ndim != 2 or array.shape[1] != 2:
+        raise ResultsError(f"{path}, timestep {t} (image index {index}): points of shape {array.shape}; expected "
+                           "(n, 2) (x, y) pixel coordinates")
+    if not np.isfinite(array).all():
+        raise ResultsError(f"{path}, timestep {t} (image index {index}): NaN or infinite point coordinates")
+    return array
 
 
 def read_image_results(folder: str | Path, index: int) -> ImageResults:
-    """Read and cross-check one image's results from an annotator folder."""
+    """Read and cross-check one image's results from an annotator folder.
+
+    Raises :class:`ResultsError` naming the file, the image index and (where it applies) the
+    timestep when a file is missing, damaged, refused (see :mod:`core.io.safe_npy`), holds
+    the wrong kind of values, or the files disagree on the number of timesteps (a mask PNG for
+    a timestep past the last counts as disagreement). Other files in the folder are ignored.
+    """
     folder = Path(folder)
-    rounds = _load(folder / "eachround" / f"{index}_.npy", index).astype(np.int64).reshape(-1)
-    green = _load(folder / "points" / f"{index}_green.npy", index, allow_pickle=True)
-    red = _load(folder / "points" / f"{index}_red.npy", index, allow_pickle=True)
-    scores = _load(folder / "scores" / f"{index}score.npy", index).astype(np.float64).reshape(-1)
-    sort_file = folder / "sorts" / f"{index}_sort.npy"
-    sorts = _load(sort_file, index).astype(np.int64).reshape(-1) if sort_file.is_file() else best_to_worst(scores)
+    paths = {name: folder / sub / f"{index}{suffix}" for name, sub, suffix in (
+        ("eachround", "eachround", "_.npy"), ("points green", "points", "_green.npy"),
+        ("points red", "points", "_red.npy"), ("scores", "scores", "score.npy"), ("sorts", "sorts", "_sort.npy"))}
+    rounds = _numbers(_load(paths["eachround"], index), np.int64, paths["eachround"], index)
+    green = _load(paths["points green"], index, allow_objects=True)
+    red = _load(paths["points red"], index, allow_objects=True)
+    scores = _numbers(_load(paths["scores"], index), np.float64, paths["scores"], index)
+    sorts = (_numbers(_load(paths["sorts"], index), np.int64, paths["sorts"], index) if paths["sorts"].is_file()
+             else best_to_worst(scores))
     lengths = {"eachround": len(rounds), "points green": len(green), "points red": len(red), "scores": len(scores)}
     if len(set(lengths.values())) != 1:
         raise ResultsError(f"{folder}: image index {index} has different timestep counts per file: "
                            + ", ".join(f"{k} {v}" for k, v in lengths.items()))
+    if not len(scores):
+        raise ResultsError(f"{paths['scores']} holds no timesteps (image index {index}); remove the image's files "
+                           "or export it again")
+    if sorted(sorts.tolist()) != list(range(len(scores))):
+        raise ResultsError(f"{paths['sorts']} is not an order of the {len(scores)} timesteps (image index {index}); "
+                           "delete it to have it recomputed from the scores")
     for t in range(len(scores)):
         if not (folder / "masks" / f"{index}_{t}_mask.png").is_file():
             raise ResultsError(f"{folder / 'masks' / f'{index}_{t}_mask.png'} is missing (image index {index}, "
                                f"timestep {t} of {len(scores)})")
-    as_sets = [[np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in points] for points in (green, red)]
+    if (folder / "masks" / f"{index}_{len(scores)}_mask.png").is_file():
+        raise ResultsError(f"{folder / 'masks' / f'{index}_{len(scores)}_mask.png'} exists but the other files of "
+                           f"image index {index} hold {len(scores)} timesteps: the folder mixes two exports")
+    as_sets = [[_point_set(p, path, index, t) for t, p in enumerate(points)]
+               for points, path in ((green, paths["points green"]), (red, paths["points red"]))]
     return ImageResults(folder, index, rounds, as_sets[0], as_sets[1], scores, sorts)
 
 

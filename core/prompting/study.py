@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from core.io.image_datasets import DatasetError, list_categories, read_category
+from core.io.image_datasets import CategoryEntry, DatasetError, category_entries, list_categories
 from core.io.images import IMAGE_SUFFIXES, ImageReadError, read_image
 from core.io.masks import MaskSizeError, read_mask
 
@@ -62,36 +62,50 @@ class StudyImage:
 
 
 @lru_cache(maxsize=2)
-def _category_entries(root: str, category: str):
-    return read_category(root, category)
+def _category_entries(root: str, category: str) -> list[CategoryEntry]:
+    return category_entries(root, category)
 
 
 def _dataset_loader(root: Path, category: str, position: int) -> Callable[[], LoadedImage]:
     def load() -> LoadedImage:
-        entry = _category_entries(str(root), category)[position]
+        entry = _category_entries(str(root), category)[position].read()
         return LoadedImage(entry.image, entry.truth)
+    return load
+
+
+def _unreadable(message: str) -> Callable[[], LoadedImage]:
+    def load() -> LoadedImage:
+        raise DatasetError(message)
     return load
 
 
 def study_from_image_datasets(root: str | Path, categories: list[str] | None = None) -> list[StudyImage]:
     """All images of the given (default: all) categories of a PointPrompt "Image datasets" folder.
 
-    Raises StudyImageError when the folder holds no category or a category cannot be read.
+    Images are read when opened. A category that cannot be read at all (a damaged or refused
+    ``samples.npy``) stays in the study as one entry ``<category>/unreadable`` whose load raises
+    the reason, so the other categories stay usable; when every category is unreadable, or the
+    folder holds none, StudyImageError is raised.
     """
     root = Path(root)
     names = categories or list_categories(root)
     if not names:
         raise StudyImageError(f"No PointPrompt image dataset in {root}: expected <category>/samples.npy "
                               "or samples/<category>/<i>_sample.npy")
-    images = []
+    images, failures = [], []
     for category in names:
         try:
             entries = _category_entries(str(root), category)
-        except (DatasetError, MaskSizeError, ImageReadError) as error:
-            raise StudyImageError(str(error)) from error
+        except DatasetError as error:
+            failures.append(str(error))
+            images.append(StudyImage(f"{category}/unreadable", category, -1, str(root / category),
+                                     _unreadable(str(error))))
+            continue
         for position, entry in enumerate(entries):
-            images.append(StudyImage(entry.name, category, entry.index, f"{root / category} [index {entry.index}]",
+            images.append(StudyImage(entry.name, category, entry.index, entry.source,
                                      _dataset_loader(root, category, position)))
+    if len(failures) == len(names):
+        raise StudyImageError("; ".join(failures))
     return images
 
 
