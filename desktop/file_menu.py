@@ -43,7 +43,7 @@ class FileMenuActions:
         self.set_study(images)
 
     def choose_checkpoint(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open SAM checkpoint", "", "PyTorch checkpoints (*.pth *.pt)")
+        path, _ = QFileDialog.getOpenFileName(self, "Open SAM checkpoint", "", "SAM checkpoints (*.pth *.pt *.safetensors);;All files (*)")
         if path:
             self.checkpoint, self.variant = Path(path), None
             self.model_label.setText(f"Loading {path}…")

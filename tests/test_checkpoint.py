@@ -80,3 +80,51 @@ def test_tensor_that_does_not_fit_is_reported(tiny_file, tmp_path):
     torch.save(state, bad)
     with pytest.raises(CheckpointError, match="edited.pth looks like tiny but its tensors do not fit"):
         load_sam(bad)
+
+
+def test_safetensors_checkpoints_load_and_match(tiny_file, tmp_path):
+    from safetensors.torch import save_file
+
+    state = torch.load(tiny_file)
+    for name in ("tiny.safetensors", "tiny_no_suffix.bin"):  # by suffix, or by the file's own header
+        save_file(state, tmp_path / name)
+        sam, identity = load_sam(tmp_path / name)
+        assert identity.variant == "tiny"
+        key = "mask_decoder.iou_prediction_head.layers.0.weight"
+        assert torch.equal(sam.state_dict()[key], state[key])
+
+
+def test_truncated_safetensors_is_reported(tiny_file, tmp_path):
+    from safetensors.torch import save_file
+
+    save_file(torch.load(tiny_file), tmp_path / "whole.safetensors")
+    data = (tmp_path / "whole.safetensors").read_bytes()
+    (tmp_path / "cut.safetensors").write_bytes(data[: len(data) // 3])
+    with pytest.raises(CheckpointError, match="cut.safetensors: the file is truncated, corrupt"):
+        load_sam(tmp_path / "cut.safetensors")
+
+
+def test_nan_weights_are_refused_naming_the_tensor(tiny_file, tmp_path):
+    state = torch.load(tiny_file)
+    state["mask_decoder.iou_token.weight"][0, 3] = float("nan")
+    torch.save(state, tmp_path / "diverged.pth")
+    with pytest.raises(CheckpointError, match="diverged.pth holds NaN or infinite weights .*mask_decoder.iou_token"):
+        load_sam(tmp_path / "diverged.pth")
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch '{self.marker}'",)
+
+
+def test_a_checkpoint_with_code_in_it_runs_nothing(tmp_path):
+    marker = tmp_path / "PWNED"
+    torch.save({"model": {"w": torch.zeros(2)}, "extra": _Payload(marker)}, tmp_path / "evil.pth")
+    with pytest.raises(CheckpointError, match="evil.pth"):
+        load_sam(tmp_path / "evil.pth")
+    assert not marker.exists()

@@ -1,4 +1,8 @@
-"""Load SAM checkpoints (official ViT-H/L/B or our tiny model) with errors a user can act on."""
+"""Load SAM checkpoints (official ViT-H/L/B or our tiny model) with errors a user can act on.
+
+Weights come from ``.pth`` / ``.pt`` files read with ``torch.load(weights_only=True)`` (no code
+in the file runs) or ``.safetensors`` files (the safetensors library: tensors only, no pickle).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import safetensors
+import safetensors.torch
 import torch
 from segment_anything.modeling import Sam
 
@@ -52,27 +58,43 @@ def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
+def _read_weights(path: Path) -> object:
+    """What ``path`` holds: a safetensors file (by suffix or by its JSON header after the 8-byte
+    length), else a weights-only torch file (a zip, or a legacy pickle)."""
+    with open(path, "rb") as handle:
+        head = handle.read(9)
+    if path.suffix == ".safetensors" or head[8:9] == b"{":
+        return safetensors.torch.load_file(path, device="cpu")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read a state dict from ``path`` with ``torch.load(weights_only=True)``.
+    """Read a state dict from ``path``: ``.safetensors``, or ``torch.load(weights_only=True)``.
 
     Accepts a plain state dict or one wrapped as ``{"model": ...}`` / ``{"state_dict": ...}``.
-    Raises :class:`CheckpointError` for a missing, unreadable, truncated or non-dict file.
+    Raises :class:`CheckpointError` for a missing, unreadable, truncated or non-dict file, and
+    for weights that hold NaN or infinite values (naming the first such tensor).
     """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"Checkpoint not found: {path}. {_FIX}")
     try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as error:
+        loaded = _read_weights(path)
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile,
+            safetensors.SafetensorError) as error:
         raise CheckpointError(
-            f"Cannot read checkpoint {path}: the file is truncated, corrupt or not a PyTorch file "
+            f"Cannot read checkpoint {path}: the file is truncated, corrupt or not a PyTorch or safetensors file "
             f"({type(error).__name__}: {str(error)[:200]}). Download it again or choose another file."
         ) from error
     for wrapper in ("model", "state_dict"):
         if isinstance(loaded, dict) and isinstance(loaded.get(wrapper), dict):
             loaded = loaded[wrapper]
-    if not isinstance(loaded, dict) or not all(isinstance(v, torch.Tensor) for v in loaded.values()):
+    if not isinstance(loaded, dict) or not loaded or not all(isinstance(v, torch.Tensor) for v in loaded.values()):
         raise CheckpointError(f"Checkpoint {path} does not hold a state dict of tensors. {_FIX}")
+    for name, tensor in loaded.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise CheckpointError(f"Checkpoint {path} holds NaN or infinite weights (first in {name}): the model "
+                                  "diverged in training or the file is damaged. Choose another checkpoint.")
     return loaded
 
 
