@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.io.safe_npy import read_npy
 from core.models.checkpoint import load_sam
 from core.paths import DEMO_DATASET
 
@@ -22,15 +23,23 @@ def load_script(name: str):
     return module
 
 
-def test_demo_dataset_is_reproduced_exactly(tmp_path):
+def test_demo_dataset_is_reproduced(tmp_path):
+    """Masks are integer geometry and must be equal. Images are rounded from float32 texture
+    maths (sin, cubic resizing), whose last bits may differ on another CPU: a value may move by
+    one grey level, in at most 0.01% of the values (seen: none, on two instruction sets)."""
     load_script("make_demo_dataset").main(["--out", str(tmp_path)])
     for category_dir in sorted(DEMO_DATASET.iterdir()):
         for name in ("samples.npy", "labels.npy"):
-            shipped = np.load(category_dir / name, allow_pickle=True)
-            fresh = np.load(tmp_path / category_dir.name / name, allow_pickle=True)
+            shipped = read_npy(category_dir / name)
+            fresh = read_npy(tmp_path / category_dir.name / name)
             assert len(shipped) == len(fresh)
             for a, b in zip(shipped, fresh):
-                np.testing.assert_array_equal(a, b)
+                assert a.shape == b.shape and a.dtype == b.dtype
+                if name == "labels.npy":
+                    np.testing.assert_array_equal(a, b)
+                else:
+                    difference = np.abs(a.astype(np.int16) - b)
+                    assert difference.max() <= 1 and np.count_nonzero(difference) <= 1e-4 * a.size
 
 
 def test_training_script_runs_and_writes_a_loadable_tiny_sam(tmp_path):
