@@ -1,9 +1,12 @@
 """Read ground-truth masks as (H, W) bool, never resizing them.
 
-Accepted: image files (PNG, BMP, TIFF, JPEG) or .npy arrays holding 0/1, 0/255, bool or float
-values; an RGB(A) mask counts a pixel as foreground when any colour channel is on. A pixel is
-on when its value exceeds half the array's maximum (0/1 masks: > 0.5; 0/255: > 127.5), which
-also absorbs JPEG ringing around 0/255 edges.
+Accepted: image files (PNG, BMP, TIFF, JPEG) or .npy arrays holding two values: 0/1, 0/255,
+bool, or any two numbers, of which the larger is the foreground (one value: all background if
+it is 0 or less, else all foreground). An RGB(A) mask: the colour channels that vary must
+mark the same region, which is the foreground (constant channels and alpha are ignored). Refused with :class:`MaskValueError`: more than two
+values (a label map with several classes, or a soft mask), colour channels that mark different
+regions, NaN or infinite values. JPEG files are lossy: their ringing around 0/255 edges makes
+values in between, so a JPEG mask is thresholded at half its maximum instead.
 """
 
 from __future__ import annotations
@@ -20,21 +23,61 @@ class MaskSizeError(ValueError):
     """A mask's size differs from its image's; the message names both sizes and the file."""
 
 
-def binarise(array: np.ndarray, source: str = "mask") -> np.ndarray:
-    """(H, W) or (H, W, C) mask array of any dtype → (H, W) bool (see module docstring)."""
+class MaskValueError(ImageReadError):
+    """A mask holds values that do not say foreground/background unambiguously; the message
+    names the file, the values found and the fix."""
+
+
+_FIX = "save a binary mask (0/1 or 0/255, one object) of the image's size"
+
+
+def _two_valued(channel: np.ndarray, source: str) -> np.ndarray:
+    """(H, W) foreground of a channel that holds at most two values (the larger is foreground)."""
+    low, high = channel.min(), channel.max()
+    if channel.dtype.kind == "f" and not (np.isfinite(low) and np.isfinite(high)):
+        raise MaskValueError(f"{source} contains NaN or infinite values; {_FIX}")
+    if low == high:
+        return np.full(channel.shape, bool(high > 0))
+    between = (channel != low) & (channel != high)
+    if between.any():
+        shown = np.unique(np.concatenate([[low, high], channel[between][:100_000]]))
+        values = ", ".join(f"{v:g}" for v in shown[:6]) + (", …" if len(shown) > 6 else "")
+        raise MaskValueError(f"{source} holds more than two values ({values}): it looks like a label map with "
+                             f"several classes or a soft mask, not one object; {_FIX}")
+    return channel == high
+
+
+def binarise(array: np.ndarray, source: str = "mask", lossy: bool = False) -> np.ndarray:
+    """(H, W) or (H, W, C) mask array of any dtype → (H, W) bool (see module docstring).
+
+    lossy: the values come from a JPEG; threshold at half the maximum instead of insisting on
+    two values. Raises :class:`MaskValueError` or :class:`core.io.images.ImageReadError`.
+    """
     array = np.asarray(array)
-    if array.ndim == 3:
-        array = array[..., :3].max(axis=2) if array.shape[2] >= 3 else array[..., 0]
-    if array.ndim != 2:
-        raise ImageReadError(f"{source} has shape {array.shape}; a mask must be (H, W) or (H, W, C)")
+    if array.ndim == 3 and 1 <= array.shape[2] <= 4:
+        array = array[..., :3] if array.shape[2] >= 3 else array[..., :1]
+    elif array.ndim != 2:
+        raise ImageReadError(f"{source} has shape {array.shape}; a mask must be (H, W) or (H, W, 1..4)")
     if array.dtype == bool:
-        return array
-    if not np.issubdtype(array.dtype, np.number):
-        raise ImageReadError(f"{source} has dtype {array.dtype}; a mask must hold numbers or booleans")
-    peak = float(array.max()) if array.size else 0.0
-    if not np.isfinite(peak):
-        raise ImageReadError(f"{source} contains NaN or infinite values")
-    return array > (0.5 if peak <= 1 else peak / 2)
+        return array.any(axis=2) if array.ndim == 3 else array
+    if array.dtype.kind not in "iuf" or array.size == 0:
+        raise ImageReadError(f"{source} has dtype {array.dtype} and shape {array.shape}; {_FIX}")
+    if lossy:
+        peak = float(array.max())
+        if not np.isfinite(peak):
+            raise MaskValueError(f"{source} contains NaN or infinite values; {_FIX}")
+        on = array > (0.5 if peak <= 1 else peak / 2)
+        return on.any(axis=2) if on.ndim == 3 else on
+    if array.ndim == 2:
+        return _two_valued(array, source)
+    channels = [array[..., c] for c in range(array.shape[2]) if array[..., c].min() != array[..., c].max()]
+    if not channels:  # every channel constant: all on or all off
+        return np.full(array.shape[:2], bool(array.max() > 0))
+    masks = [_two_valued(channel, source) for channel in channels]
+    if any((m != masks[0]).any() for m in masks[1:]):
+        raise MaskValueError(f"{source} is a colour image whose channels mark different regions (a colour-coded "
+                             f"label map?); {_FIX}")
+    return masks[0]
 
 
 def check_mask_size(mask: np.ndarray, image_size: tuple[int, int], source: str = "mask") -> np.ndarray:
@@ -54,7 +97,7 @@ def read_mask(path: str | Path, image_size: tuple[int, int] | None = None) -> np
     path = Path(path)
     if not path.is_file():
         raise ImageReadError(f"Mask not found: {path}")
-    mask = binarise(read_array(path), str(path))
+    mask = binarise(read_array(path), str(path), lossy=path.suffix.lower() in (".jpg", ".jpeg"))
     if image_size is not None:
         check_mask_size(mask, image_size, str(path))
     return mask
