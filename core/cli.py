@@ -42,13 +42,13 @@ def _point(text: str) -> tuple[float, float]:
 def segment(args: argparse.Namespace) -> dict:
     """Run one prompt set on one image; return the printed summary as a dict."""
     image = read_image(args.image)
+    truth = None if args.truth is None else read_mask(args.truth, image.shape[:2])  # bad input fails before SAM runs
     points = [*args.include, *args.exclude]
     labels = [1] * len(args.include) + [0] * len(args.exclude)
     engine = SamEngine.from_checkpoint(args.checkpoint, device=args.device)
     decoded = engine.decode(engine.embed(image), np.array(points).reshape(-1, 2), np.array(labels))
     summary = {"model": engine.description, "predicted_iou": [round(float(v), 4) for v in decoded.predicted_iou]}
-    if args.truth is not None:
-        truth = read_mask(args.truth, image.shape[:2])
+    if truth is not None:
         summary["iou"] = [round(iou(mask, truth), 4) for mask in decoded.masks]
         summary["dice"] = [round(dice(mask, truth), 4) for mask in decoded.masks]
     if args.out is not None:

@@ -36,7 +36,11 @@ class ImageTable(QTableWidget):
                 self.setItem(row, column, item)
         self.resizeColumnsToContents()
 
-    def set_row(self, row: int, embedding: str, timesteps: int, best_iou: float | None, seconds: float) -> None:
+    def set_row(self, row: int, embedding: str, timesteps: int, best_iou: float | None, seconds: float,
+                problem: str = "") -> None:
+        """Repaint one row; ``problem``: why the image cannot be used (shown as the row's tooltip)."""
+        for column in range(len(COLUMNS)):
+            self.item(row, column).setToolTip(problem)
         self.item(row, 1).setText(embedding)
         self.item(row, 2).setText(str(timesteps) if timesteps else "")
         self.item(row, 3).setText("" if best_iou is None else f"{best_iou:.3f}")

@@ -435,7 +435,7 @@ class MainWindow(FileMenuActions, QMainWindow):
         embedding = "broken" if image_id in c.broken else ("ready" if image_id in c.embedded else "")
         best = None if record is None or self.options.blind else record.best_iou
         self.table.set_row(row, embedding, len(record.timesteps) if record else 0, best,
-                           record.seconds_at(time.time()) if record else 0.0)
+                           record.seconds_at(time.time()) if record else 0.0, c.broken.get(image_id, ""))
 
     def _refresh_current_row(self) -> None:
         if self.controller is not None and self.controller.index >= 0:

@@ -170,11 +170,16 @@ def read_events(path: str | os.PathLike) -> list[dict]:
         if not line.strip():
             continue
         try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError as error:
+            event = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
             if number == len(lines):  # no newline after it: torn by a crash mid-write
                 break
+            reason = error.msg if isinstance(error, json.JSONDecodeError) else "not UTF-8 text"
             raise EventLogError(
-                f"{path}, line {number}: not a JSON event ({error.msg}). The lines before it are "
+                f"{path}, line {number}: not a JSON event ({reason}). The lines before it are "
                 "intact; move the file aside to start a new session, or delete this line to resume.") from None
+        if not isinstance(event, dict):
+            raise EventLogError(f"{path}, line {number}: a JSON {type(event).__name__}, not an event (a JSON object); "
+                                "is this the app's events.jsonl?")
+        events.append(event)
     return events

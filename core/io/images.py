@@ -73,6 +73,8 @@ def to_rgb(array: np.ndarray, source: str = "array") -> np.ndarray:
 
     Channel order of a 3- or 4-channel input is taken to be RGB(A) already.
     """
+    if array.ndim in (2, 3) and (array.shape[0] < 2 or array.shape[1] < 2):
+        raise ImageReadError(f"{source} is only {array.shape[1]}×{array.shape[0]} pixels; SAM needs a real image")
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
     if array.ndim == 2:
@@ -85,8 +87,6 @@ def to_rgb(array: np.ndarray, source: str = "array") -> np.ndarray:
         raise ImageReadError(
             f"{source} has shape {array.shape}; expected (H, W) greyscale or (H, W, 3/4) colour"
         )
-    if array.shape[0] < 2 or array.shape[1] < 2:
-        raise ImageReadError(f"{source} is only {array.shape[1]}×{array.shape[0]} pixels; SAM needs a real image")
     return np.ascontiguousarray(array)
 
 

@@ -37,7 +37,7 @@ import numpy as np
 
 from core.analysis.over_prompting import best_index
 from core.io.atomic import atomic_write, atomic_write_bytes
-from core.io.event_log import EventLog, drop_torn_tail, read_events
+from core.io.event_log import EventLog, EventLogError, drop_torn_tail, read_events
 from core.io.folder_lock import FolderLock
 from core.io.masks import encode_mask_png
 from core.prompting.prompt_set import PromptSet
@@ -160,10 +160,13 @@ class AnnotationSession:
         session = cls(Path(folder), annotator, clock)
         session._lock = FolderLock(session.folder)
         session._lock.acquire()  # FolderLockedError if another window writes this session
-        drop_torn_tail(session.folder / EVENTS_FILE)  # new events must not continue a torn line
-        previous = read_events(session.folder / EVENTS_FILE)
-        for event in previous:
-            session._apply(event)
+        try:
+            drop_torn_tail(session.folder / EVENTS_FILE)  # new events must not continue a torn line
+            previous = read_events(session.folder / EVENTS_FILE)
+            session._replay(previous)
+        except (EventLogError, OSError):
+            session._lock.release()  # a log that cannot be resumed leaves the folder free, and untouched
+            raise
         session.events = list(previous)
         if session.current is not None:
             session._commit({"event": "close", "image": session.current, "t": previous[-1]["t"],
@@ -180,8 +183,7 @@ class AnnotationSession:
         """
         session = cls(Path(folder), annotator="")
         session.events = read_events(session.folder / EVENTS_FILE)
-        for event in session.events:
-            session._apply(event)
+        session._replay(session.events)
         starts = [e for e in session.events if e["event"] == "session"]
         session.annotator = starts[-1].get("annotator", "") if starts else ""
         return session
@@ -376,6 +378,17 @@ class AnnotationSession:
                                     "use File → Save session to… to continue in another folder.")
         self.events.append(event)
         self._apply(event, prompts)
+
+    def _replay(self, events: list[dict]) -> None:
+        """Fold logged events into the state; a malformed one raises EventLogError naming it."""
+        for number, event in enumerate(events, start=1):
+            try:
+                self._apply(event)
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+                raise EventLogError(
+                    f"{self.folder / EVENTS_FILE}: event {number} (seq {event.get('seq')}, {event.get('event')!r}) "
+                    f"is malformed ({type(error).__name__}: {error}); the events before it are intact. Was the file "
+                    "edited by hand? Restore it from a backup or move it aside to start a new session.") from error
 
     def _apply(self, event: dict, prompts: PromptSet | None = None) -> None:
         kind = event["event"]
