@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_annotation_app.py
 	$(PY) bench/bench_large_image_click.py
 	$(PY) bench/bench_held_click.py
+	$(PY) bench/bench_cold_start.py
 
 clean-venv:
 	rm -rf $(VENV)
