@@ -163,18 +163,11 @@ def test_sizes_are_checked_before_decoding(tmp_path):
 
 # --- every reader of outside files -------------------------------------------------------------
 
-def test_image_dataset_layout_a_samples(tmp_path, marker):
+@pytest.mark.parametrize("file, at", [("samples.npy", 2), ("labels.npy", 0)])
+def test_image_dataset_layout_a(tmp_path, marker, file, at):
     write_category(tmp_path, "Dog", [np.zeros((4, 5, 3), np.uint8)] * 3, [np.zeros((4, 5), np.uint8)] * 3)
-    save_object(tmp_path / "Dog" / "samples.npy", poisoned_array(marker, 3, at=2))
-    with pytest.raises(DatasetError, match=r"Dog/samples\.npy .*posix\.system.*\(image index 2\)"):
-        read_category(tmp_path, "Dog")
-    assert not marker.exists()
-
-
-def test_image_dataset_layout_a_labels(tmp_path, marker):
-    write_category(tmp_path, "Dog", [np.zeros((4, 5, 3), np.uint8)] * 3, [np.zeros((4, 5), np.uint8)] * 3)
-    save_object(tmp_path / "Dog" / "labels.npy", poisoned_array(marker, 3, at=0))
-    with pytest.raises(DatasetError, match=r"Dog/labels\.npy .*posix\.system.*\(image index 0\)"):
+    save_object(tmp_path / "Dog" / file, poisoned_array(marker, 3, at=at))
+    with pytest.raises(DatasetError, match=rf"Dog/{file} .*posix\.system.*\(image index {at}\)"):
         read_category(tmp_path, "Dog")
     assert not marker.exists()
 
