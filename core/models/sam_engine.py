@@ -123,7 +123,7 @@ class SamEngine:
         self.cache.put(embedding)
         return embedding
 
-    def _prompt_tensors(
+    def prompt_tensors(
         self, embedding: ImageEmbedding, points: np.ndarray, labels: np.ndarray
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Validate (B, N, 2) points (x, y) and (B, N) labels; map to the input frame."""
@@ -160,7 +160,7 @@ class SamEngine:
         predicted_iou (B, M)). Gradients flow to ``embedding.features`` (and any tensor
         input) when called under ``torch.enable_grad()`` with inputs that require them.
         """
-        coords, label_tensor = self._prompt_tensors(embedding, points, labels)
+        coords, label_tensor = self.prompt_tensors(embedding, points, labels)
         if mask_input is not None:
             mask_input = torch.as_tensor(mask_input, dtype=torch.float, device=self.device)
         low_res, iou = decode_low_res(self.sam, embedding.features, coords, label_tensor, mask_input, multimask_output)
@@ -196,7 +196,7 @@ class SamEngine:
         optional (1, 4g, 4g) mask input → (low-res logits (M, 4g, 4g), a tensor on the engine's
         device; predicted IoU (M,) float32)."""
         points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-        coords, label_tensor = self._prompt_tensors(embedding, points[None], np.asarray(labels).reshape(1, -1))
+        coords, label_tensor = self.prompt_tensors(embedding, points[None], np.asarray(labels).reshape(1, -1))
         if mask_input is not None:
             mask_input = torch.as_tensor(np.asarray(mask_input, dtype=np.float32)[None], device=self.device)
         low_res, iou = decode_low_res(self.sam, embedding.features, coords, label_tensor, mask_input, multimask_output)
