@@ -159,10 +159,18 @@ def _contrast_targets(low_res: torch.Tensor, chosen: int, previous: torch.Tensor
     return targets
 
 
+def _check(cancelled: Callable[[], bool]) -> None:
+    if cancelled():
+        raise MapsCancelled
+
+
 def _gradient_stage(sam, embedding: ImageEmbedding, coords, labels, chosen: int,
-                    previous_low_res: torch.Tensor | None) -> tuple[DecoderPass, dict, dict, dict]:
-    """One decoder call with gradients and one backward per score: grid maps, energy, layer norms."""
+                    previous_low_res: torch.Tensor | None,
+                    cancelled: Callable[[], bool] = lambda: False) -> tuple[DecoderPass, dict, dict, dict]:
+    """One decoder call with gradients and one backward per score: grid maps, energy, layer norms.
+    ``cancelled`` is asked after the forward pass and after each backward."""
     decoded = decode_with_image_tokens(sam, embedding.features, coords, labels, parameter_gradients=True)
+    _check(cancelled)
     contrasts = _contrast_targets(decoded.low_res, chosen, previous_low_res)
     score_gradients = _score_gradients(decoded.low_res, chosen, contrasts)
     activations = decoded.image_tokens[0]  # (C, g, g)
@@ -171,6 +179,7 @@ def _gradient_stage(sam, embedding: ImageEmbedding, coords, labels, chosen: int,
         if name != "purview":  # one backward each through the decoder's last block and upscaling
             (tokens_gradient,) = torch.autograd.grad(decoded.low_res, decoded.tokens, grad_output, retain_graph=True)
             token_gradients[name] = decoded.grid(tokens_gradient)[0]
+            _check(cancelled)
     parameters = list(decoded.parameters.items())
     tokens_gradient, *parameter_gradients = torch.autograd.grad(  # the last backward: the whole decoder
         decoded.low_res, [decoded.tokens] + [p for _, p in parameters], score_gradients["purview"], allow_unused=True)
@@ -233,7 +242,8 @@ def compute_sam_maps(
     points: (N, 2) (x, y) image pixels; labels: (N,) 1 inclusion / 0 exclusion; chosen: which
     of the three multimask outputs the maps explain; previous_low_res: the previous timestep's
     (4g, 4g) low-res logits of its chosen mask, for ``contrast_previous`` (None: no such map).
-    ``cancelled`` is asked between stages; True raises :class:`MapsCancelled`.
+    ``cancelled`` is asked between stages (after each forward and backward pass; a few ms apart
+    with the tiny SAM); True raises :class:`MapsCancelled`.
     Raises :class:`core.models.sam_engine.PromptError` for a prompt set SAM cannot take.
     """
     times = {}
@@ -245,15 +255,14 @@ def compute_sam_maps(
         previous_low_res = torch.as_tensor(np.asarray(previous_low_res) if not torch.is_tensor(previous_low_res)
                                            else previous_low_res)
     sam = engine.sam
+    _check(cancelled)
     decoded, grid_maps, layer_norms, contrasts = _gradient_stage(sam, embedding, coords, label_tensor, chosen,
-                                                                 previous_low_res)
+                                                                 previous_low_res, cancelled)
     times["gradients"] = time.perf_counter() - start
-    if cancelled():
-        raise MapsCancelled
+    _check(cancelled)
     variants = _intervention_stage(engine, embedding, points, labels, chosen, options)
     times["intervention"] = time.perf_counter() - start - times["gradients"]
-    if cancelled():
-        raise MapsCancelled
+    _check(cancelled)
     with torch.no_grad():
         low_res = decoded.low_res.detach()[0]  # (M, S, S)
         probabilities = torch.sigmoid(variants)
