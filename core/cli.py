@@ -2,11 +2,15 @@
 
     pointprompt segment IMAGE --include 120,80 [--include X,Y ...] [--exclude X,Y ...]
                         [--truth MASK] [--checkpoint FILE] [--device auto] [--out mask.png]
-    pointprompt export SESSION_FOLDER (--dataset DIR [--category C] | --images DIR) --out DIR
+    pointprompt export SESSION_FOLDER (--dataset DIR [--category C] | --images DIR) --out DIR [--maps]
+    pointprompt sam-maps IMAGE --include X,Y [...] --out DIR        (see core.map_commands)
+    pointprompt evaluate-uncertainty --dataset DIR --out DIR        (see core.map_commands)
 
 ``export`` writes a session (the app's ``<output>/sessions/<annotator>`` folder, read without taking it
 over) in the PointPrompt "Prompting results" layout with the tidy CSV, as File → Export does;
-the study options must name the images the session was recorded on.
+the study options must name the images the session was recorded on. ``--maps`` adds each
+timestep's gradient maps (PNGs under ``<out>/<annotator>_maps/<category>/``) and
+``<out>/<annotator>_map_scalars.csv``, beside the PointPrompt layout.
 
 Points are (x, y) in image pixels. Prints SAM's predicted IoU of each candidate mask and, with
 --truth, IoU and Dice against it; --out writes the first multimask output (PointPrompt's
@@ -25,6 +29,8 @@ import numpy as np
 from core.io.atomic import atomic_write_bytes
 from core.io.images import ImageReadError, read_image
 from core.io.masks import MaskSizeError, encode_mask_png, read_mask
+from core.map_commands import COMMANDS as MAP_COMMANDS
+from core.map_commands import add_map_commands
 from core.models.checkpoint import CheckpointError
 from core.models.device import DeviceError
 from core.models.sam_engine import PromptError, SamEngine
@@ -69,11 +75,15 @@ def export(args: argparse.Namespace) -> dict:
               else study_from_image_datasets(args.dataset, args.category))
     summary = export_session(AnnotationSession.load(args.session), images, args.out,
                              progress=lambda done, total: print(f"\rexported {done}/{total} images", end="",
-                                                                file=sys.stderr, flush=True))
+                                                                file=sys.stderr, flush=True), maps=args.maps)
     print(file=sys.stderr)
-    return {"folders": [str(f) for f in summary.folders], "csv": str(summary.csv_path),
-            "images_csv": str(summary.images_csv_path),
-            "timesteps": summary.timesteps, "not_in_study": summary.skipped}
+    written = {"folders": [str(f) for f in summary.folders], "csv": str(summary.csv_path),
+               "images_csv": str(summary.images_csv_path),
+               "timesteps": summary.timesteps, "not_in_study": summary.skipped}
+    if args.maps:
+        written.update(maps_folder=str(summary.maps_folder), map_scalars_csv=str(summary.map_scalars_csv_path),
+                       map_files=summary.map_files)
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,15 +105,20 @@ def main(argv: list[str] | None = None) -> int:
     exp.add_argument("--category", action="append", help="with --dataset: only these categories")
     exp.add_argument("--masks", type=Path, help="with --images: ground-truth masks by file stem")
     exp.add_argument("--out", type=Path, required=True)
+    exp.add_argument("--maps", action="store_true",
+                     help="also write each timestep's gradient maps and their scalars beside the results")
+    add_map_commands(commands, _point)
     args = parser.parse_args(argv)
     from core.io.event_log import EventLogError
+    from core.io.image_datasets import DatasetError
     from core.prompting.session import MissingMaskError
     from core.prompting.study import StudyImageError
 
     try:
-        print(json.dumps(segment(args) if args.command == "segment" else export(args), indent=1))
+        command = {"segment": segment, "export": export, **MAP_COMMANDS}[args.command]
+        print(json.dumps(command(args), indent=1))
     except (ImageReadError, MaskSizeError, CheckpointError, DeviceError, PromptError, StudyImageError,
-            EventLogError, MissingMaskError, OSError) as error:
+            EventLogError, MissingMaskError, DatasetError, OSError) as error:
         print(f"pointprompt: {error}", file=sys.stderr)
         return 2
     return 0

@@ -22,6 +22,8 @@ from core.prompting.protocol import CLOSE_IMAGE, NEW_ROUND, ProtocolRules, proto
 from core.prompting.session import AnnotationSession, ImageRecord, MissingMaskError, Timestep
 from core.prompting.study import LoadedImage, StudyImage, StudyImageError
 from desktop.inference_worker import DecodeRequest, DecodeResult, InferenceWorker, default_candidate
+from desktop.map_controller import MapController
+from desktop.map_overlay import MapStyle
 from desktop.mask_overlay import MaskOverlay, OverlayStyle
 from desktop.prompt_commands import PromptEdit
 
@@ -33,13 +35,20 @@ class ControllerOptions:
     """default_output: which candidate is chosen automatically ("first" as in PointPrompt, or
     "best" predicted IoU); blind: hide ground-truth scores from the annotator (still recorded);
     protocol: the PointPrompt collection rules (SAM only with both kinds of points, rounds end
-    after ``patience`` non-improving changes), or None for free mode."""
+    after ``patience`` non-improving changes), or None for free mode. maps: compute gradient maps
+    after each answer (desktop.map_controller); map_style: the map overlay on show;
+    suggest_source: the uncertainty map suggestions come from; suggest_continuously: show a
+    suggested next click after every answer, not only on request."""
 
     default_output: str = "first"
     blind: bool = False
     over_prompt_threshold: float = 0.05
     prefetch_ahead: int = 3
     protocol: ProtocolRules | None = None
+    maps: bool = True
+    map_style: MapStyle = MapStyle()
+    suggest_source: str = "intervention_total"
+    suggest_continuously: bool = False
 
 
 class MaskView(Protocol):
@@ -119,11 +128,13 @@ class AnnotationController(QObject):
                              (worker.decode_failed, self._on_decode_failed)]
         for signal, slot in self._connections:
             signal.connect(slot, queued)
+        self.maps = MapController(self)  # gradient maps and suggested clicks of the shown timestep
 
     def detach(self) -> None:
         """Disconnect from the worker (before a new study replaces this controller)."""
         for signal, slot in self._connections:
             signal.disconnect(slot)
+        self.maps.detach()
 
     # --- reading state -------------------------------------------------------------------
     @property
@@ -145,6 +156,11 @@ class AnnotationController(QObject):
         return self.latest_serial != 0 and self.latest_serial != self._answered_serial
 
     @property
+    def anticipating(self) -> bool:
+        """True while a held press's decode waits for its release (see anticipate_add)."""
+        return self._anticipation is not None
+
+    @property
     def truth(self) -> np.ndarray | None:
         return None if self.loaded is None else self.loaded.truth
 
@@ -159,6 +175,7 @@ class AnnotationController(QObject):
         if not 0 <= row < len(self.images) or row == self.index:
             return
         self._ask_verdict_before_leaving()
+        self.maps.leave("open")
         image = self.images[row]
         self.session.open_image(image.image_id)
         self.index, self.current = row, image
@@ -178,6 +195,7 @@ class AnnotationController(QObject):
             self._restore_or_decode()
         self.image_opened.emit()
         self.result_changed.emit()
+        self.maps.refresh()
         self.row_changed.emit(row)
         self._prefetch_ahead()
 
@@ -207,11 +225,15 @@ class AnnotationController(QObject):
         height, width = self.loaded.image.shape[:2]
         return 0 <= x < width and 0 <= y < height
 
-    def add_point(self, x: int, y: int, label: int) -> None:
-        """Add a point at pixel (x, y); ignored outside the image or without an image."""
+    def add_point(self, x: int, y: int, label: int, suggested: bool = False) -> None:
+        """Add a point at pixel (x, y); ignored outside the image or without an image.
+        ``suggested``: it accepts the suggested next click (so does a click on that suggestion)."""
         if not self._in_image(x, y):
             return
-        self._push("add", self.prompts.added(x, y, label), {"x": int(x), "y": int(y), "label": int(label)})
+        detail = {"x": int(x), "y": int(y), "label": int(label)}
+        if suggested or self.maps.follows_suggestion(x, y, label):
+            detail["suggested"] = True
+        self._push("add", self.prompts.added(x, y, label), detail)
 
     def remove_point(self, index: int) -> None:
         if 0 <= index < len(self.prompts):
@@ -257,6 +279,7 @@ class AnnotationController(QObject):
             return
         anticipation, self._anticipation = self._anticipation, None
         decode = bool(prompts) and self._may_decode(prompts)
+        self.maps.before_edit(action, detail)
         self.session.edit(action, prompts, defer_sync=decode, **detail)
         if decode:
             self._edit_sync.start(EDIT_SYNC_FALLBACK_MS)
@@ -269,6 +292,7 @@ class AnnotationController(QObject):
             self._request_decode(prompts, anticipation)
         else:
             self.result_changed.emit()
+            self.maps.refresh()
 
     def anticipate_add(self, x: int, y: int, label: int) -> None:
         """A mouse press that will add point (x, y) if released in place: start its decode now.
@@ -294,6 +318,7 @@ class AnnotationController(QObject):
         self._anticipation = None
         if self.latest_serial > 0 and self.awaiting_answer and self.loaded is not None:
             self._request_decode()
+        self.maps.resume()  # its decode may have cancelled the maps on show
 
     def report_error(self, text: str) -> None:
         """An edit failed with an unexpected error (see desktop.prompt_commands): tell the annotator."""
@@ -309,12 +334,14 @@ class AnnotationController(QObject):
         """Start another attempt on this image from an empty prompt set (not undoable)."""
         if self.current is None or self.loaded is None or self.read_only:
             return
+        self.maps.leave("round", same_image=True)
         self.session.new_round(reason)
         self._stack(self.current.image_id).clear()
         self.latest_serial, self.shown_timestep, self.shown_masks = 0, None, None
         self._anticipation = None
         self.prompts_changed.emit()
         self.result_changed.emit()
+        self.maps.refresh()
         self.message.emit(f"Round {self.record.round + 1} of {self.current.image_id}: start again from no points.")
 
     def set_read_only(self, on: bool) -> None:
@@ -323,13 +350,16 @@ class AnnotationController(QObject):
         self.drop_anticipation()
         active = None if on or self.current is None else self._stack(self.current.image_id)
         self.undo_group.setActiveStack(active)
+        self.maps.refresh_view()
 
     def choose(self, candidate: int) -> None:
         """The annotator picks candidate mask ``candidate`` for the shown timestep (logged)."""
         if self.read_only or self.shown is None or candidate == self.shown.chosen or not 0 <= candidate < len(self.shown.mask_files):
             return
+        self.maps.leave("choose")
         self.session.choose(self.current.image_id, self.shown_timestep, candidate)
         self.result_changed.emit()
+        self.maps.refresh()  # the maps of the candidate now chosen
         self.row_changed.emit(self.index)
 
     # --- model ---------------------------------------------------------------------------
@@ -368,6 +398,7 @@ class AnnotationController(QObject):
             return
         if not self.session.closed and self.current is not None and serial == self.latest_serial:
             self._previewed_serial = serial
+            self.maps.clear_view()  # the old mask's map and suggestion go in the same frame
             self.mask_ready.emit(mask, overlay)  # painted synchronously
 
     def _on_decoded(self, result: DecodeResult) -> None:
@@ -386,6 +417,7 @@ class AnnotationController(QObject):
         if latest:
             self._answered_serial = request.serial
             if self._previewed_serial != request.serial:  # painted already if its preview came
+                self.maps.clear_view()
                 self.mask_ready.emit(result.decoded.masks[chosen], None)  # the annotator sees it first, then we record
         index = self.session.record_timestep(request.image_id, request.prompts, result.decoded.masks,
                                              predicted, result.ious, result.dices, chosen, result.seconds,
@@ -406,6 +438,7 @@ class AnnotationController(QObject):
         self.result_changed.emit()
         self.row_changed.emit(self.index)
         self._apply_protocol()
+        self.maps.timestep_shown(request.image_id, index, result.decoded.low_res_logits)  # computed after the paint
 
     def _apply_protocol(self) -> None:
         """In protocol mode, end the round or close the image once patience runs out."""
@@ -448,6 +481,7 @@ class AnnotationController(QObject):
         if self.current is None:
             return
         self._ask_verdict_before_leaving()
+        self.maps.leave("close")
         row = self.index
         self.session.close_image()
         self.index, self.current, self.loaded, self.load_error = -1, None, None, ""
@@ -456,6 +490,7 @@ class AnnotationController(QObject):
         self.undo_group.setActiveStack(None)
         self.image_opened.emit()
         self.result_changed.emit()
+        self.maps.refresh()
         self.row_changed.emit(row)
 
     def _on_model_loaded(self, description: str) -> None:
@@ -477,6 +512,7 @@ class AnnotationController(QObject):
             return
         if serial == self.latest_serial:
             self._answered_serial = serial
+            self.maps.clear_view()
         self.message.emit(message)
 
     def _on_model_failed(self, message: str) -> None:

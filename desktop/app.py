@@ -42,10 +42,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--patience", type=int, default=5, help="non-improving changes that end a round (protocol mode)")
     parser.add_argument("--over-prompt-threshold", type=float, default=0.05,
                         help="warn when the IoU falls this far below the round's best (default 0.05)")
+    parser.add_argument("--no-maps", action="store_true",
+                        help="no gradient maps or suggested clicks (a plain annotation study); View → Gradient maps "
+                             "turns them on again")
     parser.add_argument("--screenshot", type=Path, default=None,
                         help="save a screenshot of the window to this PNG after --demo-clicks, then quit")
     parser.add_argument("--demo-clicks", type=int, default=0,
                         help="place this many simulated clicks on the first image (for screenshots and smoke tests)")
+    parser.add_argument("--demo-map", default=None, metavar="MAP",
+                        help="with --screenshot: show this gradient map and wait for it before the screenshot")
+    parser.add_argument("--demo-suggest", action="store_true",
+                        help="with --screenshot: ask for a suggested next click (S) before the screenshot")
     return parser.parse_args(argv)
 
 
@@ -116,6 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     from desktop.annotation_controller import ControllerOptions
     from desktop.main_window import MainWindow
 
+    from core.gradients.sam_maps import MAPS
+
+    if args.demo_map is not None and args.demo_map not in MAPS:
+        print(f"--demo-map {args.demo_map}: expected one of {', '.join(MAPS)}", file=sys.stderr)
+        return 2
     app = QApplication.instance() or QApplication(sys.argv[:1])
     args = merge_with_remembered(args, settings())
     output = args.output or Path.home() / "PointPrompt Studio"
@@ -129,13 +141,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     options = ControllerOptions(default_output="best" if args.best_candidate else "first", blind=args.blind,
                                 over_prompt_threshold=args.over_prompt_threshold,
-                                protocol=ProtocolRules(args.patience) if args.protocol == "pointprompt" else None)
+                                protocol=ProtocolRules(args.patience) if args.protocol == "pointprompt" else None,
+                                maps=not args.no_maps)
+    if args.demo_map is not None:
+        options.map_style = options.map_style._replace(name=args.demo_map)
     window = MainWindow(images, session, args.checkpoint, args.variant, args.device, options, output)
     window.show()
     if args.screenshot is not None:
         from desktop.scripted_demo import run_scripted_demo
 
-        run_scripted_demo(window, args.demo_clicks, args.screenshot)
+        run_scripted_demo(window, args.demo_clicks, args.screenshot, wait_for_maps=args.demo_map is not None
+                          or args.demo_suggest, suggest=args.demo_suggest)
     return app.exec()
 
 

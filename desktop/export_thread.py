@@ -25,9 +25,10 @@ class ExportThread(QThread):
     cancelled = Signal(str)  # what was left behind
     failed = Signal(str)  # a message naming the folder and what to do
 
-    def __init__(self, session: AnnotationSession, images: list[StudyImage], root: Path, parent=None) -> None:
+    def __init__(self, session: AnnotationSession, images: list[StudyImage], root: Path, parent=None,
+                 maps: bool = False) -> None:
         super().__init__(parent)
-        self.session, self.images, self.root = session, images, root
+        self.session, self.images, self.root, self.maps = session, images, root, maps
         self._cancel = threading.Event()
 
     def cancel(self) -> None:
@@ -36,7 +37,7 @@ class ExportThread(QThread):
     def run(self) -> None:
         try:
             summary = export_session(self.session, self.images, self.root, progress=self.progressed.emit,
-                                     cancelled=self._cancel.is_set)
+                                     cancelled=self._cancel.is_set, **({"maps": True} if self.maps else {}))
         except ExportCancelled as error:
             self.cancelled.emit(str(error))
         except MissingMaskError as error:

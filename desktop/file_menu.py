@@ -90,12 +90,17 @@ class FileMenuActions:
         if folder:
             self.export_to(Path(folder))
 
-    def export_to(self, folder: Path) -> None:
-        """Export on a background thread; a progress dialog with Cancel shows if it takes a while."""
+    def export_to(self, folder: Path, maps: bool | None = None) -> None:
+        """Export on a background thread; a progress dialog with Cancel shows if it takes a while.
+        ``maps``: add the gradient maps beside the results (default: File → Exports include
+        gradient maps)."""
         if self.exporting is not None:
             self._show_message("An export is already running.")
             return
-        job = ExportThread(self.session, self.images, folder, self)
+        if maps is None:  # as the menu says, if the session has any (a plain study writes no empty maps folder)
+            maps = self.export_maps_action.isChecked() and any(
+                step.maps for record in list(self.session.records.values()) for step in list(record.timesteps))
+        job = ExportThread(self.session, self.images, folder, self, maps=maps)
         dialog = QProgressDialog(f"Exporting to {folder}…", "Cancel", 0, 1, self)
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         dialog.setMinimumDuration(400)
@@ -113,7 +118,9 @@ class FileMenuActions:
     def _export_done(self, folder: Path, summary) -> None:
         note = f" ({len(summary.skipped)} prompted images are not in this study and were left out)" \
             if summary.skipped else ""
-        self._show_message(f"Exported {summary.timesteps} timesteps to {folder}{note}; table: {summary.csv_path.name}")
+        maps = f"; {summary.map_files} map PNGs in {summary.maps_folder.name}" if summary.maps_folder else ""
+        self._show_message(f"Exported {summary.timesteps} timesteps to {folder}{note}; table: {summary.csv_path.name}"
+                           f"{maps}")
 
     def _export_ended(self, dialog) -> None:
         dialog.reset()

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QEvent, QPoint, QRect, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPainter, QPixmap
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 
 from desktop.mask_overlay import MaskOverlay, OverlayStyle, mask_overlay, rgb_to_qimage
 from desktop.point_markers import EXCLUSION_COLOUR, INCLUSION_COLOUR, PointMarkers  # noqa: F401 (the colours: re-exported)
+from desktop.suggestion_marker import SuggestionMarker
 
 DRAG_THRESHOLD_PX = 3  # view pixels a press must travel to count as a drag
 HIT_RADIUS_PX = 9  # view pixels around a point that grab it
@@ -84,7 +85,12 @@ class ImageCanvas(QGraphicsView):
         self._mask_item.setZValue(1)
         self.markers = PointMarkers()  # see desktop.point_markers
         self.markers.setZValue(2)
-        for item in (self._image_item, self._mask_item, self.markers):
+        self._map_item = QGraphicsPixmapItem()  # a gradient map, under the mask (desktop.map_overlay)
+        self._map_item.setZValue(0.5)
+        self._map_image: QImage | None = None
+        self.suggestion_marker = SuggestionMarker()  # the suggested next click, above the points
+        self.suggestion_marker.setZValue(3)
+        for item in (self._image_item, self._map_item, self._mask_item, self.markers, self.suggestion_marker):
             self.scene().addItem(item)
         self._marker_keys: list[tuple | None] = []  # (x, y, label) each marker shows
         self._points = np.zeros((0, 2))
@@ -128,6 +134,8 @@ class ImageCanvas(QGraphicsView):
             self._image_item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
             self.scene().setSceneRect(QRectF(0, 0, image.shape[1], image.shape[0]))
         self.set_mask(None)
+        self.set_map_overlay(None)
+        self.set_suggestion(None)
         self.set_points(np.zeros((0, 2)), np.zeros(0))
         self.markers.set_radius(self._radius())
         self.fit()
@@ -149,6 +157,29 @@ class ImageCanvas(QGraphicsView):
             return
         self._mask_item.setOffset(overlay.x, overlay.y)
         self._mask_item.setPixmap(QPixmap.fromImage(overlay.image))
+
+    def set_map_overlay(self, image: QImage | None) -> None:
+        """Show a gradient map's overlay (a W × H QImage drawn off this thread, see
+        desktop.map_overlay), or none; the same image again changes nothing."""
+        if image is self._map_image:
+            return
+        self._map_image = image
+        self._map_item.setPixmap(QPixmap() if image is None else QPixmap.fromImage(image))
+
+    @property
+    def map_overlay(self) -> QImage | None:
+        """The map overlay on show, or None."""
+        return self._map_image
+
+    def set_suggestion(self, suggestion) -> None:
+        """Mark the suggested next click (anything with x, y, label: core.gradients.suggest_click.Suggestion),
+        or remove the mark with None."""
+        if suggestion is None:
+            if self.suggestion_marker.pixel is not None:
+                self.suggestion_marker.clear()
+        elif self.suggestion_marker.pixel != (suggestion.x, suggestion.y) \
+                or self.suggestion_marker.label != suggestion.label:
+            self.suggestion_marker.show_at(suggestion.x, suggestion.y, suggestion.label)
 
     @property
     def mask(self) -> np.ndarray | None:

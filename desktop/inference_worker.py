@@ -19,6 +19,14 @@ recording the timestep on the UI thread only writes files: three masks of a 3000
 take ~90 ms to encode, which would freeze the window after every click. Small images' masks
 are encoded by the session on the UI thread after the paint (~0.4 ms each), which costs less
 than handing them to threads (that added 2–3 ms to the tiny SAM's click-to-mask time).
+
+Gradient maps (desktop.map_jobs) run here too, after the decode whose mask they explain: the
+controller asks for them once that mask is shown. Priorities: a waiting decode first, then a
+map drawing, then maps, then prefetch. Maps are newest-request-wins like decodes, and a maps
+computation is cancelled (``maps_cancelled``) as soon as a newer decode or maps request arrives:
+``compute_sam_maps`` asks between its stages, a few ms apart with the tiny SAM (its
+prompt-intervention stage, one batched decoder call, is the longest: ~50 ms on 2 cores).
+A maps request replaced before it started is dropped without a word.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import numpy as np
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QThread, Signal, Slot
 
 from core.analysis.replay import rerun_scores
+from core.gradients.sam_maps import MapsCancelled
 from core.models.checkpoint import CheckpointError
 from core.models.device import DeviceError
 from core.models.embedding_cache import ImageEmbedding
@@ -42,11 +51,13 @@ from core.models.sam_engine import Decoded, PromptError, SamEngine
 from core.prompting.metrics import iou_and_dice
 from core.prompting.prompt_set import PromptSet
 from core.prompting.study import StudyImage, StudyImageError
+from desktop.map_jobs import MapDrawRequest, MapsRequest, compute_maps, draw_maps
 from desktop.mask_overlay import OverlayStyle, mask_overlay
 
 
 WORKER_ENCODES_ABOVE_PIXELS = 1_000_000  # see the module docstring
 WAKE_DECODE = QEvent.Type(QEvent.registerEventType())  # posted to the worker by request_decode
+WAKE_MAPS = QEvent.Type(QEvent.registerEventType())  # posted by request_maps and request_map_drawing
 
 
 def default_candidate(predicted_iou, rule: str) -> int:
@@ -102,6 +113,10 @@ class InferenceWorker(QObject):
     replayed = Signal(int, object)  # replay serial, (T,) float64 scores of a re-run published sequence
     failed = Signal(str)
     decode_failed = Signal(int, str)  # the request's serial, why
+    maps_ready = Signal(object)  # desktop.map_jobs.MapsResult
+    maps_cancelled = Signal(int)  # the maps request's serial: a newer decode or maps request stopped it
+    maps_failed = Signal(int, str)  # the maps request's serial, why
+    map_drawn = Signal(object)  # desktop.map_jobs.MapDrawing
     _wake_prefetch = Signal()
     _embed = Signal(str, object)
     _load = Signal(object, object, str)
@@ -125,6 +140,10 @@ class InferenceWorker(QObject):
         self._load.connect(self._run_load)
         self._replay.connect(self._run_replay)
         self._replay_serial = 0
+        self._pending_maps: MapsRequest | None = None
+        self._maps_serial = 0
+        self._pending_drawing: MapDrawRequest | None = None
+        self._drawing_serial = 0
         self._encoders = ThreadPoolExecutor(3, thread_name_prefix="mask-png")
 
     # --- called from the UI thread -------------------------------------------------------
@@ -144,6 +163,32 @@ class InferenceWorker(QObject):
         # built from the signal's signature) took 0.13 ms of the click's path, cold; this 0.04
         QCoreApplication.postEvent(self, QEvent(WAKE_DECODE))
         return request.serial
+
+    def request_maps(self, request: MapsRequest) -> int:
+        """Queue a maps computation, replacing any not yet started and cancelling the running
+        one; returns its serial. A decode requested later cancels it too."""
+        with self._lock:
+            self._maps_serial += 1
+            request.serial, request.decode_serial = self._maps_serial, self._serial
+            self._pending_maps = request
+        QCoreApplication.postEvent(self, QEvent(WAKE_MAPS))
+        return request.serial
+
+    def request_map_drawing(self, request: MapDrawRequest) -> int:
+        """Queue an overlay drawing (newest wins); returns its serial, which ``map_drawn`` carries."""
+        with self._lock:
+            self._drawing_serial += 1
+            request.serial = self._drawing_serial
+            self._pending_drawing = request
+        QCoreApplication.postEvent(self, QEvent(WAKE_MAPS))
+        return request.serial
+
+    def cancel_maps(self) -> None:
+        """Drop the waiting maps request and cancel the running one (it reports ``maps_cancelled``)."""
+        with self._lock:
+            self._maps_serial += 1
+            self._pending_maps = None
+            self._pending_drawing = None
 
     def prefetch(self, images: list[StudyImage]) -> None:
         """Embed these images in the background, in order, replacing any earlier prefetch list."""
@@ -178,6 +223,8 @@ class InferenceWorker(QObject):
     def customEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt name)
         if event.type() == WAKE_DECODE:
             self._run_decode()
+        elif event.type() == WAKE_MAPS:
+            self._run_map_work()
 
     @Slot(object, object, str)
     def _run_load(self, checkpoint, variant, device) -> None:
@@ -208,6 +255,8 @@ class InferenceWorker(QObject):
     def _run_prefetch_item(self) -> None:
         if self._pending is not None:
             self._run_decode()  # a click waiting: serve it first
+        if self._pending_maps is not None or self._pending_drawing is not None:
+            self._run_map_work()  # then the maps of the mask on show
         with self._lock:
             item = self._prefetch.popleft() if self._prefetch and self.engine is not None else None
         if item is None:
@@ -260,6 +309,45 @@ class InferenceWorker(QObject):
         ious, dices = [s[0] for s in scores], [s[1] for s in scores]
         self.decoded.emit(DecodeResult(request, decoded, time.perf_counter() - start, ious, dices,
                                        self.engine.identity.key, str(self.engine.device), pngs))
+
+    def _run_map_work(self) -> None:
+        """Serve a waiting decode, then a waiting drawing, then waiting maps (each at most once)."""
+        if self._pending is not None:
+            self._run_decode()
+        with self._lock:
+            drawing, self._pending_drawing = self._pending_drawing, None
+        if drawing is not None:
+            try:
+                self.map_drawn.emit(draw_maps(drawing))
+            except (ValueError, MemoryError) as error:
+                self.failed.emit(f"Cannot draw the map of {drawing.key[0]}: {error}")
+        if self._pending is not None:
+            self._run_decode()
+        with self._lock:
+            request, self._pending_maps = self._pending_maps, None
+        if request is not None:
+            self._run_maps(request)
+
+    def _run_maps(self, request: MapsRequest) -> None:
+        def cancelled() -> bool:  # read without the lock: ints, replaced whole
+            return self._serial != request.decode_serial or self._maps_serial != request.serial
+
+        if self.engine is None or cancelled():
+            self.maps_cancelled.emit(request.serial)
+            return
+        try:
+            embedding = self._embedding(request.image_id, request.image)
+            result = compute_maps(self.engine, embedding, request, cancelled)
+        except MapsCancelled:
+            self.maps_cancelled.emit(request.serial)
+            return
+        except PromptError as error:
+            self.maps_failed.emit(request.serial, str(error))
+            return
+        except (RuntimeError, ValueError, MemoryError) as error:  # e.g. out of GPU memory: say so, keep running
+            self.maps_failed.emit(request.serial, f"The maps of {request.image_id} failed: {error}")
+            return
+        self.maps_ready.emit(result)
 
     def _decode_shown_first(self, request: DecodeRequest, embedding: ImageEmbedding) -> Decoded:
         """``SamEngine.decode``, bitwise, in an order that shows the answer sooner: the candidate

@@ -15,7 +15,6 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCursor, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSlider,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -36,6 +36,7 @@ from desktop.image_canvas import ImageCanvas
 from desktop.image_table import ImageTable
 from desktop.inference_worker import start_worker, stop_worker
 from desktop.iou_plot import IouPlot
+from desktop.overlay_panel import OverlayPanel, add_map_actions
 from desktop.replay_panel import ReplayPanel
 from desktop.verdict_box import VerdictBox, ask_verdict
 
@@ -86,6 +87,8 @@ class MainWindow(FileMenuActions, QMainWindow):
         self.table: ImageTable | None = None
         self.replay = ReplayPanel(self)
         self.replay.active_changed.connect(self._on_replay_active)
+        o = self.options
+        self.overlays = OverlayPanel(o.map_style, o.suggest_source, o.suggest_continuously)  # gradient maps
         self._left = QVBoxLayout()
         self._build_layout()
         self._build_menus()
@@ -160,9 +163,10 @@ class MainWindow(FileMenuActions, QMainWindow):
         column.addWidget(self.verdict)
         column.addWidget(self.plot, 1)
         column.addWidget(self.warning_label)
-        box = QGroupBox("Replay published results")
-        QVBoxLayout(box).addWidget(self.replay)
-        column.addWidget(box)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.overlays, "Gradient maps")
+        self.tabs.addTab(self.replay, "Replay published results")
+        column.addWidget(self.tabs, 2)
         splitter = QSplitter()
         for widget, stretch in ((left, 0), (centre, 1), (right, 0)):
             splitter.addWidget(widget)
@@ -195,6 +199,8 @@ class MainWindow(FileMenuActions, QMainWindow):
         self._action(file_menu, "&Annotator and output folder…", self.choose_annotator)
         file_menu.addSeparator()
         self._action(file_menu, "&Export PointPrompt results…", self.choose_export, "Ctrl+E")
+        self.export_maps_action = self._action(file_menu, "Exports include gradient &maps", lambda _: None, None, True)
+        self.export_maps_action.setChecked(True)  # beside the results: <annotator>_maps/, <annotator>_map_scalars.csv
         self._action(file_menu, "&Save session to…", self.choose_save_session)
         self._action(file_menu, "Open PointPrompt results for &replay…", self.replay.choose_root)
         file_menu.addSeparator()
@@ -225,6 +231,7 @@ class MainWindow(FileMenuActions, QMainWindow):
                                   None, True)
             action.setChecked(self.options.default_output == key)
             group.addAction(action)
+        add_map_actions(self, view)
 
         navigate = bar.addMenu("&Navigate")
         self._action(navigate, "&Next image", lambda: self.controller.step(1), ["N", "PgDown"])
@@ -266,6 +273,7 @@ class MainWindow(FileMenuActions, QMainWindow):
         c.row_changed.connect(self._refresh_row)
         c.message.connect(self._show_message)
         c.model_changed.connect(self._on_model_changed)
+        self.overlays.attach(c, self.canvas)
         if self.worker.engine is not None and self.model_label.text().startswith("Model:"):
             c.model_description = self.model_label.text().removeprefix("Model: ")
         for row in range(len(images)):
@@ -316,6 +324,8 @@ class MainWindow(FileMenuActions, QMainWindow):
     def _on_replay_active(self, active: bool) -> None:
         """A replay makes the canvas read-only and owns it; ending it repaints the session's view."""
         self.canvas.editable = not active
+        if active:
+            self.tabs.setCurrentWidget(self.replay)
         self.candidates.setEnabled(not active)
         self.verdict.setEnabled(not active and self.controller.current is not None)
         self.controller.set_read_only(active)

@@ -8,6 +8,14 @@ CSVs, ready for pandas or R: ``<root>/<annotator>_timesteps.csv``, one row per t
 wall-clock time, model, device), and ``<root>/<annotator>_images.csv``, one row per image the
 annotator opened (timesteps, rounds, best IoU and when, time spent, and the answer to
 PointPrompt's "was the ground truth suboptimal?", which the published layout has no file for).
+
+With ``maps=True`` the export adds each timestep's explanation and uncertainty maps beside the
+PointPrompt layout, never inside a category folder: ``<root>/<annotator>_maps/<category>/<i>_<t>_<map>.png``
+(8-bit, value × 255, as the session saved them; ``t`` numbers the image's timesteps as the
+layout's ``masks/<i>_<t>_mask.png`` do) and a long-format table
+``<root>/<annotator>_map_scalars.csv`` (one row per timestep and scalar). A timestep's maps are
+those of its chosen candidate, or, if they were never computed for it, the last ones computed
+(the ``chosen`` column says which candidate they explain); timesteps without maps are left out.
 """
 
 from __future__ import annotations
@@ -19,10 +27,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.io.atomic import atomic_write
+from core.io.atomic import atomic_write, atomic_write_bytes
 from core.io.pointprompt_results import ResultStep, write_image_results
 from core.prompting.prompt_set import EXCLUSION, INCLUSION
-from core.prompting.session import AnnotationSession, best_timestep
+from core.prompting.session import AnnotationSession, MapRecord, Timestep, best_timestep
 from core.prompting.study import StudyImage
 
 IMAGE_CSV_COLUMNS = ("annotator", "category", "image_index", "image_id", "timesteps", "rounds", "best_iou",
@@ -30,6 +38,7 @@ IMAGE_CSV_COLUMNS = ("annotator", "category", "image_index", "image_id", "timest
 CSV_COLUMNS = ("annotator", "category", "image_index", "image_id", "timestep", "round", "n_inclusion",
                "n_exclusion", "iou", "dice", "predicted_iou", "chosen_output", "latency_ms", "unix_time",
                "model", "device")
+MAP_SCALAR_COLUMNS = ("annotator", "category", "image_index", "image_id", "timestep", "chosen", "scalar", "value")
 
 
 @dataclass
@@ -41,6 +50,9 @@ class ExportSummary:
     timesteps: int
     skipped: list[str]
     images_csv_path: Path | None = None
+    maps_folder: Path | None = None  # <root>/<annotator>_maps, with maps=True
+    map_scalars_csv_path: Path | None = None
+    map_files: int = 0
 
 
 class ExportCancelled(Exception):
@@ -70,6 +82,57 @@ def _rows(session: AnnotationSession, images: list[StudyImage], snapshot: dict[s
                        n_exclusion=excluded, iou=step.iou, dice=step.dice, predicted_iou=step.predicted_iou,
                        chosen_output=step.chosen, latency_ms=round(1000 * step.latency_s, 3), unix_time=step.time,
                        model=step.model, device=step.device)
+
+
+def maps_folder(root: str | Path, annotator: str) -> Path:
+    """Where an export puts an annotator's map PNGs: ``<root>/<annotator>_maps``."""
+    return Path(root) / f"{annotator}_maps"
+
+
+def exported_maps(step: Timestep) -> tuple[int, MapRecord] | None:
+    """(candidate, its maps) that an export writes for a timestep: the chosen candidate's maps,
+    else the last computed (for another candidate), else None."""
+    if step.chosen in step.maps:
+        return step.chosen, step.maps[step.chosen]
+    if step.maps:
+        chosen = list(step.maps)[-1]
+        return chosen, step.maps[chosen]
+    return None
+
+
+def _map_rows(session: AnnotationSession, images: list[StudyImage], snapshot: dict[str, list]):
+    for image in images:
+        for t, step in enumerate(snapshot.get(image.image_id, [])):
+            found = exported_maps(step)
+            if found is None:
+                continue
+            chosen, maps = found
+            for name, value in maps.scalars.items():
+                yield dict(annotator=session.annotator, category=image.category, image_index=image.index,
+                           image_id=image.image_id, timestep=t, chosen=chosen, scalar=name, value=value)
+
+
+def write_map_scalar_csv(path: str | Path, session: AnnotationSession, images: list[StudyImage],
+                         snapshot: dict[str, list] | None = None) -> int:
+    """Write the long-format map-scalar CSV atomically (study order, one row per timestep and
+    scalar, columns MAP_SCALAR_COLUMNS); returns the number of rows."""
+    snapshot = snapshot_timesteps(session, images) if snapshot is None else snapshot
+    rows = list(_map_rows(session, images, snapshot))
+    _write_csv(path, MAP_SCALAR_COLUMNS, rows)
+    return len(rows)
+
+
+def _write_image_maps(session: AnnotationSession, image: StudyImage, steps: list, folder: Path) -> int:
+    """Copy each timestep's map PNGs of one image to ``folder/<i>_<t>_<map>.png``; returns the count."""
+    written = 0
+    for t, step in enumerate(steps):
+        found = exported_maps(step)
+        if found is None:
+            continue
+        for name, path in found[1].files.items():
+            atomic_write_bytes(folder / f"{image.index}_{t}_{name}.png", session.map_png(path))
+            written += 1
+    return written
 
 
 def compact_rounds(rounds: list[int]) -> dict[int, int]:
@@ -122,8 +185,10 @@ def write_timestep_csv(path: str | Path, session: AnnotationSession, images: lis
 
 def export_session(session: AnnotationSession, images: list[StudyImage], root: str | Path,
                    progress: Callable[[int, int], None] | None = None,
-                   cancelled: Callable[[], bool] | None = None) -> ExportSummary:
+                   cancelled: Callable[[], bool] | None = None, maps: bool = False) -> ExportSummary:
     """Write every prompted image of ``images`` in the PointPrompt layout under ``root``, and the CSV.
+    ``maps``: also each timestep's map PNGs and the map-scalar CSV, beside the layout (see the
+    module docstring).
 
     The timesteps to write are fixed when the call starts, so the session may go on recording
     meanwhile (an export on a background thread). ``progress(done, total)`` is called after each
@@ -137,10 +202,17 @@ def export_session(session: AnnotationSession, images: list[StudyImage], root: s
     plan = [(image_id, by_id[image_id], steps) for image_id, steps in snapshot.items() if steps]
     csv_path = root / f"{session.annotator}_timesteps.csv"
     images_csv_path = root / f"{session.annotator}_images.csv"
-    for stale in (csv_path, images_csv_path):  # an earlier export's tables would vouch for this one
+    map_root = maps_folder(root, session.annotator)
+    map_csv_path = root / f"{session.annotator}_map_scalars.csv"
+    if maps:
+        clash = sorted({image.category for _, image, _ in plan if root / image.category == map_root})
+        if clash:
+            raise FileExistsError(f"{map_root} is the folder of category {clash[0]!r} in this export, so the maps "
+                                  f"cannot go there: export without maps, or under another annotator id")
+    for stale in (csv_path, images_csv_path, map_csv_path):  # an earlier export's tables would vouch for this one
         stale.unlink(missing_ok=True)
     folders: set[Path] = set()
-    total = 0
+    total = map_files = 0
     for done, (image_id, image, steps) in enumerate(plan):
         if cancelled is not None and cancelled():
             raise ExportCancelled(done, len(plan), root)
@@ -152,11 +224,16 @@ def export_session(session: AnnotationSession, images: list[StudyImage], root: s
                               mask=session.timestep_mask(image_id, t, step.chosen))
                    for t, step in enumerate(steps)]
         write_image_results(folder, image.index, results)
+        if maps:
+            map_files += _write_image_maps(session, image, steps, map_root / image.category)
         folders.add(folder)
         total += len(results)
         if progress is not None:
             progress(done + 1, len(plan))
     write_image_csv(images_csv_path, session, images, snapshot, now=session.now())
+    if maps:
+        write_map_scalar_csv(map_csv_path, session, images, snapshot)
     write_timestep_csv(csv_path, session, images, snapshot)  # last: its presence marks a complete export
     skipped = sorted(i for i, r in list(session.records.items()) if r.timesteps and i not in by_id)
-    return ExportSummary(sorted(folders), csv_path, total, skipped, images_csv_path)
+    return ExportSummary(sorted(folders), csv_path, total, skipped, images_csv_path,
+                         map_root if maps else None, map_csv_path if maps else None, map_files)

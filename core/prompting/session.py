@@ -18,7 +18,16 @@ round, candidate predicted IoUs, IoUs and Dice against the ground truth, chosen 
 decode latency, model identity, device), ``choose`` (the annotator picked another candidate
 for the latest timestep), ``verdict`` (the annotator's answer to PointPrompt's per-image
 question "was the ground truth suboptimal, i.e. is SAM's result qualitatively better?": true,
-false, or null for withdrawn). Every event carries ``seq`` and wall-clock ``t`` (Unix seconds).
+false, or null for withdrawn), ``maps`` (a timestep's explanation and uncertainty maps were
+computed for candidate ``chosen``: their scalars and the map PNGs' paths; a timestep may have
+maps for several candidates), ``suggest`` (a suggested next click was shown: x, y, label,
+source map, the timestep it came from), ``suggest_outcome`` (what became of the suggestion on
+show: "followed" (the accepting edit carries ``suggested: true``) or "ignored", and ``by``: the
+change that came instead). Every event carries ``seq`` and wall-clock ``t`` (Unix seconds).
+Logs written before an event kind existed load unchanged.
+
+Map PNGs (core.io.map_png: 8-bit, value × 255) live under ``<folder>/maps/``, written
+atomically before their ``maps`` event, like the masks.
 """
 
 from __future__ import annotations
@@ -54,6 +63,30 @@ def session_folder(output: str | Path, annotator: str) -> Path:
 class MissingMaskError(FileNotFoundError):
     """A timestep's mask file is gone (deleted, or lost in a power cut); the message names it."""
 EDIT_ACTIONS = ("add", "remove", "move", "undo", "redo", "clear")
+SUGGESTION_OUTCOMES = ("followed", "ignored")
+
+
+@dataclass(frozen=True)
+class MapRecord:
+    """A timestep's maps for one candidate: scalars (name → float, core.gradients.sam_maps) and
+    files (map name → PNG path relative to the session folder)."""
+
+    scalars: dict[str, float]
+    files: dict[str, str]
+
+
+@dataclass
+class SuggestionRecord:
+    """A suggested next click that was shown: pixel (x, y), label 1 inclusion / 0 exclusion, the
+    uncertainty map it came from, the timestep it was computed for, and its outcome ("followed",
+    "ignored", or None while on show)."""
+
+    timestep: int
+    x: int
+    y: int
+    label: int
+    source: str
+    outcome: str | None = None
 
 
 @dataclass
@@ -75,6 +108,13 @@ class Timestep:
     mask_files: list[str]
     model: str = ""
     device: str = ""
+    maps: dict[int, MapRecord] = field(default_factory=dict)  # candidate → its maps (replaced, never mutated)
+
+    @property
+    def scalars(self) -> dict[str, float] | None:
+        """The map scalars of the chosen candidate, or None if its maps were not computed."""
+        record = self.maps.get(self.chosen)
+        return None if record is None else record.scalars
 
     @property
     def iou(self) -> float | None:
@@ -105,6 +145,7 @@ class ImageRecord:
     seconds: float = 0.0
     opened_at: float | None = None
     gt_suboptimal: bool | None = None  # the annotator's verdict on the ground truth (None: not given)
+    suggestions: list[SuggestionRecord] = field(default_factory=list)  # suggested clicks shown, in order
 
     @property
     def prompted(self) -> bool:
@@ -143,6 +184,7 @@ class AnnotationSession:
         self.write_error: str | None = None
         self._log = EventLog(self.folder / EVENTS_FILE)
         self._unwritten_masks: dict[str, np.ndarray] = {}
+        self._unwritten_maps: dict[str, bytes] = {}  # map PNGs kept in memory while the folder fails
         self._lock: FolderLock | None = None  # held by a writing session (open), not by load
         self.closed = False
 
@@ -278,6 +320,52 @@ class AnnotationSession:
         self._commit({"event": "choose", "image": image_id, "index": index, "chosen": int(chosen),
                       "iou": timestep.ious[chosen], "predicted_iou": timestep.predicted_ious[chosen]})
 
+    def record_maps(self, image_id: str, index: int, chosen: int, scalars: dict[str, float],
+                    pngs: dict[str, bytes], seconds: float = 0.0) -> bool:
+        """Record timestep ``index``'s maps for candidate ``chosen``: the PNGs (map name → bytes of
+        core.io.map_png.encode_map_png) are written under ``maps/`` first, then one ``maps`` event
+        with the scalars. Returns False (and records nothing) when that timestep does not exist
+        or already has maps for that candidate."""
+        record = self.records.get(image_id)
+        if self.closed or record is None or not 0 <= index < len(record.timesteps) \
+                or chosen in record.timesteps[index].maps:
+            return False
+        folder = f"maps/{image_folder_key(image_id)}"
+        files = {name: f"{folder}/{index}_{chosen}_{name}.png" for name in pngs}
+        for name, png in pngs.items():
+            self._write_map(files[name], png)
+        self._commit({"event": "maps", "image": image_id, "index": int(index), "chosen": int(chosen),
+                      "scalars": {k: float(v) for k, v in scalars.items()}, "files": files,
+                      "latency_ms": round(1000 * seconds, 3)})
+        return True
+
+    def log_suggestion(self, image_id: str, index: int, x: int, y: int, label: int, source: str,
+                       mass: float = 0.0) -> None:
+        """A suggested next click at pixel (x, y) (label 1 inclusion / 0 exclusion, from map
+        ``source``, for timestep ``index``) is shown to the annotator."""
+        self._commit({"event": "suggest", "image": image_id, "index": int(index), "x": int(x), "y": int(y),
+                      "label": int(label), "source": source, "mass": float(mass)})
+
+    def suggestion_outcome(self, image_id: str, outcome: str, by: str) -> None:
+        """What became of the suggestion on show for ``image_id``: "followed" or "ignored";
+        ``by``: the change that followed (an edit action, "round", "choose", "open", …)."""
+        if outcome not in SUGGESTION_OUTCOMES:
+            raise ValueError(f"unknown suggestion outcome {outcome!r}; expected one of {SUGGESTION_OUTCOMES}")
+        self._commit({"event": "suggest_outcome", "image": image_id, "outcome": outcome, "by": by})
+
+    def map_png(self, name: str) -> bytes:
+        """The bytes of a map PNG named in a ``maps`` event (relative to the session folder).
+        Raises MissingMaskError naming the file when it is gone."""
+        kept = self._unwritten_maps.get(name)
+        if kept is not None:
+            return kept
+        try:
+            return (self.folder / name).read_bytes()
+        except OSError as error:
+            raise MissingMaskError(f"{self.folder / name} is missing or unreadable ({error}): a map PNG. The event "
+                                   "log still holds its scalars; export without maps, or open the image in the "
+                                   "app to compute its maps again.") from error
+
     def now(self) -> float:
         """The time an open visit counts up to: the clock while this process writes the session;
         for one read with :meth:`load` or closed, its last event's time (a crash's open visit
@@ -325,6 +413,13 @@ class AnnotationSession:
                     elif (self.folder / name).exists():
                         (target / name).parent.mkdir(parents=True, exist_ok=True)
                         shutil.copyfile(self.folder / name, target / name)
+                for maps in timestep.maps.values():
+                    for name in maps.files.values():
+                        if name in self._unwritten_maps:
+                            atomic_write_bytes(target / name, self._unwritten_maps[name])
+                        elif (self.folder / name).exists():
+                            (target / name).parent.mkdir(parents=True, exist_ok=True)
+                            shutil.copyfile(self.folder / name, target / name)
         lines = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in self.events)
         atomic_write(target / EVENTS_FILE, lambda handle: handle.write(lines.encode("utf-8")))
         try:
@@ -334,6 +429,7 @@ class AnnotationSession:
         self._lock.release()
         self.folder, self._log, self._lock = target, EventLog(target / EVENTS_FILE), new_lock
         self._unwritten_masks.clear()
+        self._unwritten_maps.clear()
         self.write_error = None
 
     def close(self) -> None:
@@ -362,6 +458,15 @@ class AnnotationSession:
             except OSError as error:
                 self.write_error = f"Cannot write to {self.folder}: {error}"
         self._unwritten_masks[name] = mask.astype(bool)
+
+    def _write_map(self, name: str, png: bytes) -> None:
+        if self.write_error is None:
+            try:
+                atomic_write_bytes(self.folder / name, png, durable=False)  # committed by the fsynced log line
+                return
+            except OSError as error:
+                self.write_error = f"Cannot write to {self.folder}: {error}"
+        self._unwritten_maps[name] = png
 
     def _commit(self, event: dict, prompts: PromptSet | None = None, wake_syncer: bool = True) -> None:
         """Log ``event`` and apply it; ``prompts``: its prompt set, if the caller has it (not
@@ -419,5 +524,19 @@ class AnnotationSession:
             record.timesteps[event["index"]].chosen = event["chosen"]
         elif kind == "verdict":
             record.gt_suboptimal = event["gt_suboptimal"]
+        elif kind == "maps":
+            if event["index"] < 0:
+                raise IndexError(f"timestep index {event['index']}")
+            timestep = record.timesteps[event["index"]]
+            maps = MapRecord({str(k): float(v) for k, v in event["scalars"].items()},
+                             {str(k): str(v) for k, v in event["files"].items()})
+            timestep.maps = {**timestep.maps, int(event["chosen"]): maps}  # a new dict: export snapshots keep theirs
+        elif kind == "suggest":
+            record.suggestions.append(SuggestionRecord(int(event["index"]), int(event["x"]), int(event["y"]),
+                                                       int(event["label"]), str(event["source"])))
+        elif kind == "suggest_outcome":
+            if event["outcome"] not in SUGGESTION_OUTCOMES:
+                raise ValueError(f"unknown suggestion outcome {event['outcome']!r}")
+            record.suggestions[-1].outcome = event["outcome"]
         else:
             raise ValueError(f"unknown event kind {kind!r} (seq {event.get('seq')})")
