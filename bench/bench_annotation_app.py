@@ -9,6 +9,7 @@ app like a user's file), on the real main window (offscreen):
   mouse press/release on the canvas → undo command → decode request → worker decode on the
   cached embedding → IoU/Dice of the candidates → the mask painted on the canvas
   (synchronously, before the timestep is recorded and the thumbnails, plot and labels follow).
+  Gradient maps are off here (bench/bench_maps_latency.py measures the click with them on).
   Against the bare ``SamEngine.decode`` of the same prompt set on the same image, timed by
   bench/bare_decode_timing.py in a plain process of its own (no Qt; the app's OpenMP settings,
   as it inherits GOMP_SPINCOUNT) right after each click, once the app is idle again: app and
@@ -181,12 +182,15 @@ def model_checkpoint(name: str, folder: Path) -> Path | None:
     return checkpoint
 
 
-def ready_window(images, folder: Path, session_name: str, checkpoint: Path | None = None) -> MainWindow:
+def ready_window(images, folder: Path, session_name: str, checkpoint: Path | None = None,
+                 maps: bool = False) -> MainWindow:
     """The main window on ``images`` (no prefetch), shown, once its model is loaded and the
-    first image embedded."""
+    first image embedded. Gradient maps off unless ``maps``: the bare decoder's process would
+    compete with them for the CPU (bench/bench_maps_latency.py measures the app with them)."""
     session = AnnotationSession.open(folder / session_name, "bench")
     window = MainWindow(images, session, checkpoint, device="cpu", output=folder)
     window.controller.options.prefetch_ahead = 0
+    window.controller.maps.set_enabled(maps)
     window.show()
     controller = window.controller
     spin_until(lambda: controller.model_description and controller.current.image_id in controller.embedded)
