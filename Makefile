@@ -27,6 +27,8 @@ bench: $(STAMP)
 	$(PY) bench/bench_large_image_click.py
 	$(PY) bench/bench_held_click.py
 	$(PY) bench/bench_cold_start.py
+	$(PY) bench/bench_sam_maps.py
+	$(PY) bench/bench_maps_latency.py
 
 clean-venv:
 	rm -rf $(VENV)
