@@ -19,15 +19,16 @@ depend on the weights or on the image. The tiny model is the shipped one, on a r
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_sam_engine import median_seconds  # noqa: E402
 
 from core.gradients.sam_maps import MapOptions, _prompt_variants, compute_sam_maps  # noqa: E402
 from core.models.checkpoint import ModelIdentity, load_tiny_sam  # noqa: E402
@@ -39,20 +40,6 @@ from core.models.sam_engine import SamEngine  # noqa: E402
 from core.synthetic.scenes import render_scene  # noqa: E402
 
 POINTS, LABELS = np.array([[200.0, 150.0], [400.0, 300.0], [100.0, 400.0]]), np.array([1, 1, 0])
-
-
-def median_seconds(function, repeats: int, device: torch.device) -> float:
-    function()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        function()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def engine_and_embedding(name: str, device: torch.device) -> tuple[SamEngine, ImageEmbedding]:

@@ -37,6 +37,28 @@ def window(qtbot, tmp_path):
     window.close()
 
 
+def hold_the_first_maps(monkeypatch) -> tuple[threading.Event, list[int]]:
+    """Make the first maps computation wait until something cancels it (``started`` is set when it
+    begins; ``calls`` gets each computation's number of points); later ones run at once."""
+    real = sam_maps.compute_sam_maps
+    started, calls = threading.Event(), []
+
+    def slow_first(engine, embedding, points, labels, chosen=0, previous_low_res=None, options=None,
+                   cancelled=lambda: False):
+        calls.append(len(points))
+        if len(calls) == 1:  # the first click's maps wait until something cancels them
+            started.set()
+            for _ in range(20_000):  # a guard against a hang, not a time limit
+                if cancelled():
+                    break
+                time.sleep(0.001)
+        return real(engine, embedding, points, labels, chosen=chosen, previous_low_res=previous_low_res,
+                    cancelled=cancelled)
+
+    monkeypatch.setattr(sam_maps, "compute_sam_maps", slow_first)
+    return started, calls
+
+
 def events(window, kind=None):
     logged = read_events(window.session.folder / "events.jsonl")
     return [e for e in logged if kind is None or e["event"] == kind]
@@ -105,22 +127,7 @@ def test_a_click_shows_the_mask_first_then_the_map(qtbot, window, engine):
 
 def test_a_second_click_cancels_the_first_map(qtbot, window, monkeypatch):
     c, canvas = window.controller, window.canvas
-    real = sam_maps.compute_sam_maps
-    started, calls = threading.Event(), []
-
-    def slow_first(engine, embedding, points, labels, chosen=0, previous_low_res=None, options=None,
-                   cancelled=lambda: False):
-        calls.append(len(points))
-        if len(calls) == 1:  # the first click's maps wait until something cancels them
-            started.set()
-            for _ in range(20_000):  # a guard against a hang, not a time limit
-                if cancelled():
-                    break
-                time.sleep(0.001)
-        return real(engine, embedding, points, labels, chosen=chosen, previous_low_res=previous_low_res,
-                    cancelled=cancelled)
-
-    monkeypatch.setattr(sam_maps, "compute_sam_maps", slow_first)
+    started, calls = hold_the_first_maps(monkeypatch)
     cancelled = []
     window.worker.maps_cancelled.connect(lambda serial: cancelled.append(serial), Qt.ConnectionType.DirectConnection)
     shown_keys = []
@@ -282,22 +289,7 @@ def test_file_export_adds_the_maps_beside_the_layout(qtbot, window, tmp_path):
 
 
 def test_maps_in_flight_when_the_session_changes_go_nowhere(qtbot, window, tmp_path, monkeypatch):
-    real = sam_maps.compute_sam_maps
-    started, calls = threading.Event(), []
-
-    def slow_first(engine, embedding, points, labels, chosen=0, previous_low_res=None, options=None,
-                   cancelled=lambda: False):
-        calls.append(1)
-        if len(calls) == 1:
-            started.set()
-            for _ in range(20_000):  # a guard against a hang, not a time limit
-                if cancelled():
-                    break
-                time.sleep(0.001)
-        return real(engine, embedding, points, labels, chosen=chosen, previous_low_res=previous_low_res,
-                    cancelled=cancelled)
-
-    monkeypatch.setattr(sam_maps, "compute_sam_maps", slow_first)
+    started, calls = hold_the_first_maps(monkeypatch)
     click(qtbot, window, 160, 120)
     wait_for_timesteps(qtbot, window, 1)
     qtbot.waitUntil(started.is_set, timeout=30_000)
