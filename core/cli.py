@@ -6,6 +6,7 @@
     pointprompt sam-maps IMAGE --include X,Y [...] --out DIR        (see core.map_commands)
     pointprompt evaluate-uncertainty --dataset DIR --out DIR        (see core.map_commands)
     pointprompt analyze RESULTS [--dataset DIR] --out DIR           (see core.analyze_command)
+    pointprompt auto-prompt --dataset DIR --strategy S --out DIR     (see core.auto_prompt_command)
 
 ``export`` writes a session (the app's ``<output>/sessions/<annotator>`` folder, read without taking it
 over) in the PointPrompt "Prompting results" layout with the tidy CSV, as File → Export does;
@@ -31,6 +32,7 @@ from core.io.atomic import atomic_write_bytes
 from core.io.images import ImageReadError, read_image
 from core.io.masks import MaskSizeError, encode_mask_png, read_mask
 from core.analyze_command import ANALYZE_COMMANDS, add_analyze_command
+from core.auto_prompt_command import AUTO_PROMPT_COMMANDS, add_auto_prompt_command
 from core.map_commands import COMMANDS as MAP_COMMANDS
 from core.map_commands import add_map_commands
 from core.models.checkpoint import CheckpointError
@@ -111,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                      help="also write each timestep's gradient maps and their scalars beside the results")
     add_map_commands(commands, _point)
     add_analyze_command(commands)
+    add_auto_prompt_command(commands)
     args = parser.parse_args(argv)
     from core.io.event_log import EventLogError
     from core.io.image_datasets import DatasetError
@@ -118,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     from core.prompting.study import StudyImageError
 
     try:
-        command = {"segment": segment, "export": export, **MAP_COMMANDS, **ANALYZE_COMMANDS}[args.command]
+        command = {"segment": segment, "export": export, **MAP_COMMANDS, **ANALYZE_COMMANDS,
+                   **AUTO_PROMPT_COMMANDS}[args.command]
         print(json.dumps(command(args), indent=1))
     except (ImageReadError, MaskSizeError, CheckpointError, DeviceError, PromptError, StudyImageError,
             EventLogError, MissingMaskError, DatasetError, OSError) as error:
