@@ -68,33 +68,35 @@ def _read_weights(path: Path) -> object:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+def read_state_dict(path: str | Path, fix: str = _FIX, noun: str = "Checkpoint") -> dict[str, torch.Tensor]:
     """Read a state dict from ``path``: ``.safetensors``, or ``torch.load(weights_only=True)``.
 
     Accepts a plain state dict or one wrapped as ``{"model": ...}`` / ``{"state_dict": ...}``.
     Raises :class:`CheckpointError` for a missing, unreadable, truncated or non-dict file, and
-    for weights that hold NaN or infinite values (naming the first such tensor).
+    for weights that hold NaN or infinite values (naming the first such tensor). ``noun`` names
+    the file in messages and ``fix`` is the advice they end with (defaults: a SAM checkpoint;
+    the classifier loader passes its own).
     """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"Checkpoint not found: {path}. {_FIX}")
+        raise CheckpointError(f"{noun} not found: {path}. {fix}")
     try:
         loaded = _read_weights(path)
     except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile,
             safetensors.SafetensorError) as error:
         raise CheckpointError(
-            f"Cannot read checkpoint {path}: the file is truncated, corrupt or not a PyTorch or safetensors file "
+            f"Cannot read {noun.lower()} {path}: the file is truncated, corrupt or not a PyTorch or safetensors file "
             f"({type(error).__name__}: {str(error)[:200]}). Download it again or choose another file."
         ) from error
     for wrapper in ("model", "state_dict"):
         if isinstance(loaded, dict) and isinstance(loaded.get(wrapper), dict):
             loaded = loaded[wrapper]
     if not isinstance(loaded, dict) or not loaded or not all(isinstance(v, torch.Tensor) for v in loaded.values()):
-        raise CheckpointError(f"Checkpoint {path} does not hold a state dict of tensors. {_FIX}")
+        raise CheckpointError(f"{noun} {path} does not hold a state dict of tensors. {fix}")
     for name, tensor in loaded.items():
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-            raise CheckpointError(f"Checkpoint {path} holds NaN or infinite weights (first in {name}): the model "
-                                  "diverged in training or the file is damaged. Choose another checkpoint.")
+            raise CheckpointError(f"{noun} {path} holds NaN or infinite weights (first in {name}): the model "
+                                  f"diverged in training or the file is damaged. Choose another {noun.lower()}.")
     return loaded
 
 

@@ -79,10 +79,18 @@ class ClassifierRecord:
         return self.target_layer if self.target_layer is not None else last_conv_layer(self.model)
 
 
+def _refuse_torchscript(model: nn.Module, needed: str) -> None:
+    if isinstance(model, torch.jit.ScriptModule):
+        raise ClassifierError(f"a TorchScript model's layers cannot be hooked, so it has no {needed}: load the "
+                              "architecture with a state dict (pointprompt … --classifier ARCH --weights FILE) for "
+                              "CAM maps and gradient trust scores; output-only scores work on TorchScript")
+
+
 def last_conv_layer(model: nn.Module) -> nn.Module:
     """The last ``nn.Conv2d`` in the module's registration order (for torchvision CNNs, the last
     convolution before pooling). Raises ClassifierError when there is none (a ViT: give a target
-    layer and a reshape)."""
+    layer and a reshape) or the model is TorchScript."""
+    _refuse_torchscript(model, "CAM target layer")
     found = None
     for module in model.modules():
         if isinstance(module, nn.Conv2d):
@@ -96,6 +104,7 @@ def last_conv_layer(model: nn.Module) -> nn.Module:
 def final_linear(model: nn.Module) -> nn.Linear:
     """The last ``nn.Linear`` in registration order: the classification head W (C × D) that
     GradNorm, GradTrust and the closed-form contrast weights use."""
+    _refuse_torchscript(model, "classification head to differentiate")
     found = None
     for module in model.modules():
         if isinstance(module, nn.Linear):
