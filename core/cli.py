@@ -7,6 +7,8 @@
     pointprompt evaluate-uncertainty --dataset DIR --out DIR        (see core.map_commands)
     pointprompt analyze RESULTS [--dataset DIR] --out DIR           (see core.analyze_command)
     pointprompt auto-prompt --dataset DIR --strategy S --out DIR     (see core.auto_prompt_command)
+    pointprompt explain | trust | evaluate-trust …                   (see core.classifier_commands)
+    pointprompt replay RESULTS --dataset DIR --out DIR                (see core.replay_command)
 
 ``export`` writes a session (the app's ``<output>/sessions/<annotator>`` folder, read without taking it
 over) in the PointPrompt "Prompting results" layout with the tidy CSV, as File → Export does;
@@ -33,6 +35,8 @@ from core.io.images import ImageReadError, read_image
 from core.io.masks import MaskSizeError, encode_mask_png, read_mask
 from core.analyze_command import ANALYZE_COMMANDS, add_analyze_command
 from core.auto_prompt_command import AUTO_PROMPT_COMMANDS, add_auto_prompt_command
+from core.classifier_commands import CLASSIFIER_COMMANDS, add_classifier_commands
+from core.replay_command import REPLAY_COMMANDS, add_replay_command
 from core.map_commands import COMMANDS as MAP_COMMANDS
 from core.map_commands import add_map_commands
 from core.models.checkpoint import CheckpointError
@@ -114,18 +118,24 @@ def main(argv: list[str] | None = None) -> int:
     add_map_commands(commands, _point)
     add_analyze_command(commands)
     add_auto_prompt_command(commands)
+    add_classifier_commands(commands)
+    add_replay_command(commands)
     args = parser.parse_args(argv)
     from core.io.event_log import EventLogError
     from core.io.image_datasets import DatasetError
+    from core.analysis.trust_dataset import TrustDatasetError
+    from core.gradients.purview import PurviewDetectorError
+    from core.models.classifier import ClassifierError
     from core.prompting.session import MissingMaskError
     from core.prompting.study import StudyImageError
 
     try:
         command = {"segment": segment, "export": export, **MAP_COMMANDS, **ANALYZE_COMMANDS,
-                   **AUTO_PROMPT_COMMANDS}[args.command]
+                   **AUTO_PROMPT_COMMANDS, **REPLAY_COMMANDS, **CLASSIFIER_COMMANDS}[args.command]
         print(json.dumps(command(args), indent=1))
     except (ImageReadError, MaskSizeError, CheckpointError, DeviceError, PromptError, StudyImageError,
-            EventLogError, MissingMaskError, DatasetError, OSError) as error:
+            EventLogError, MissingMaskError, DatasetError, ClassifierError, TrustDatasetError,
+            PurviewDetectorError, OSError) as error:
         print(f"pointprompt: {error}", file=sys.stderr)
         return 2
     return 0
