@@ -29,6 +29,9 @@ bench: $(STAMP)
 	$(PY) bench/bench_cold_start.py
 	$(PY) bench/bench_sam_maps.py
 	$(PY) bench/bench_maps_latency.py
+	$(PY) bench/bench_contrast_cam.py
+	$(PY) bench/bench_per_sample_gradients.py
+	$(PY) bench/bench_study_replay.py
 
 clean-venv:
 	rm -rf $(VENV)
