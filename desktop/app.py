@@ -53,6 +53,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="with --screenshot: show this gradient map and wait for it before the screenshot")
     parser.add_argument("--demo-suggest", action="store_true",
                         help="with --screenshot: ask for a suggested next click (S) before the screenshot")
+    parser.add_argument("--classifier", default=None, metavar="demo|ARCH|FILE",
+                        help="open the Classifier tab with this image classifier: demo, a torchvision architecture "
+                        "(with --classifier-weights) or a TorchScript file")
+    parser.add_argument("--classifier-weights", type=Path, default=None, help="the --classifier architecture's weights")
     return parser.parse_args(argv)
 
 
@@ -146,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.demo_map is not None:
         options.map_style = options.map_style._replace(name=args.demo_map)
     window = MainWindow(images, session, args.checkpoint, args.variant, args.device, options, output)
+    if args.classifier is not None:  # loaded as the tab first shows
+        window.classifier_panel.chooser.choose(args.classifier, str(args.classifier_weights or ""))
+        window.tabs.setCurrentWidget(window.classifier_panel)
     window.show()
     if args.screenshot is not None:
         from desktop.scripted_demo import run_scripted_demo

@@ -29,8 +29,10 @@ from PySide6.QtWidgets import (
 
 from core.prompting.session import AnnotationSession
 from core.prompting.study import StudyImage
+from desktop.analysis_panel import AnalysisPanel
 from desktop.annotation_controller import AnnotationController, ControllerOptions
 from desktop.candidate_strip import CandidateStrip
+from desktop.classifier_panel import ClassifierPanel
 from desktop.file_menu import FileMenuActions
 from desktop.image_canvas import ImageCanvas
 from desktop.image_table import ImageTable
@@ -164,8 +166,14 @@ class MainWindow(FileMenuActions, QMainWindow):
         column.addWidget(self.plot, 1)
         column.addWidget(self.warning_label)
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.overlays, "Gradient maps")
-        self.tabs.addTab(self.replay, "Replay published results")
+        self.tabs.addTab(self.overlays, "Maps")
+        self.tabs.addTab(self.replay, "Replay")
+        self.tabs.setTabToolTip(0, "Gradient maps of SAM's mask: where it is unsure, and why")
+        self.tabs.setTabToolTip(1, "Replay published PointPrompt results through this model")
+        self.analysis = AnalysisPanel(self)  # clicking a plotted round opens its image
+        self.tabs.addTab(self.analysis, "Analysis")
+        self.classifier_panel = ClassifierPanel()  # its own model thread, started when first shown
+        self.tabs.addTab(self.classifier_panel, "Classifier")
         column.addWidget(self.tabs, 2)
         splitter = QSplitter()
         for widget, stretch in ((left, 0), (centre, 1), (right, 0)):
@@ -274,6 +282,7 @@ class MainWindow(FileMenuActions, QMainWindow):
         c.message.connect(self._show_message)
         c.model_changed.connect(self._on_model_changed)
         self.overlays.attach(c, self.canvas)
+        self.classifier_panel.attach(c, self.canvas)
         if self.worker.engine is not None and self.model_label.text().startswith("Model:"):
             c.model_description = self.model_label.text().removeprefix("Model: ")
         for row in range(len(images)):
@@ -502,6 +511,8 @@ class MainWindow(FileMenuActions, QMainWindow):
             self.controller.add_point(point[0], point[1], label)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        self.analysis.shutdown()  # a running analysis stops quietly
+        self.classifier_panel.shutdown()
         if self.exporting is not None:  # stop it before the session closes under it, silently
             self.exporting.blockSignals(True)
             self.exporting.cancel()
