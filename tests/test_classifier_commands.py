@@ -73,6 +73,7 @@ def test_evaluate_trust_then_trust_with_its_detector(data, tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["corruptions"]["noise"]) == {"1", "2", "3", "4", "5"}
     assert summary["ood"]["images"] == 2 * len(OOD_CLASSES)
+    assert all(np.isfinite(summary["clean"]["scores"][name]["auac"]) for name in SCORES)
     assert "Detecting noise" in (out / "summary.md").read_text()
     image = data / "ood" / "heart" / "heart_0000.png"
     code, result = _run(["trust", str(image), "--classifier", "demo", "--detector", str(out / "purview_detector.json"),

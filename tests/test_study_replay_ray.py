@@ -5,6 +5,7 @@ import json
 import operator
 
 import pytest
+import ray  # a test dependency (pyproject.toml [test]): a missing Ray fails here, it is not skipped
 import torch
 
 from core.analysis.image_replay import EngineSpec
@@ -13,7 +14,6 @@ from core.analysis.study_replay import replay_study
 from core.models.sam_engine import SamEngine
 from tests.replay_helpers import csv_texts, tiny_study
 
-ray = pytest.importorskip("ray")
 TIMEOUT_S = 120  # per image: a stuck worker fails the test instead of hanging CI
 
 

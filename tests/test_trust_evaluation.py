@@ -15,7 +15,6 @@ from core.analysis.trust_evaluation import EvaluationCancelled, TrustEvaluationO
 from core.gradients.purview import PurviewDetector
 from core.gradients.trust_scores import SCORES, TrustOptions, image_trust_scores
 from core.io.images import read_image
-from core.models.classifier import ClassifierError
 from tests.trust_helpers import CLASS_NAMES, make_folder, small_record
 
 FAST = TrustEvaluationOptions(batch_size=20, trust=TrustOptions(mc_passes=3), detector_folds=3, grid_points=20)
@@ -87,31 +86,6 @@ def test_cancel_and_unusable_sources(folders, tmp_path):
         list_labelled_images(ood_dir, CLASS_NAMES)
     with pytest.raises(ValueError, match="unknown corruption"):
         evaluate_trust(small_record(size=24), test_dir, corruptions=("fog",), options=FAST)
-
-
-def test_short_run_on_the_demo_classifier(tmp_path):
-    """When the shipped demo classifier and its data generator exist, a short evaluation runs on them."""
-    loading = pytest.importorskip("core.models.classifier_loading")
-    script = Path(__file__).resolve().parents[1] / "packaging" / "make_demo_classifier_data.py"
-    if not script.exists():
-        pytest.skip("packaging/make_demo_classifier_data.py is not there yet")
-    try:
-        record = loading.load_classifier("demo")
-    except ClassifierError as error:  # the weights may not be shipped yet
-        pytest.skip(f"the demo classifier does not load yet: {error}")
-    import subprocess
-    import sys
-
-    subprocess.run([sys.executable, str(script), "--out", str(tmp_path / "data")], check=True, timeout=300)
-    for split, count in (("test", 4), ("ood", 2)):  # a few images of every class
-        for folder in sorted(p for p in (tmp_path / "data" / split).iterdir() if p.is_dir()):
-            for image in sorted(folder.glob("*.png"))[:count]:
-                (tmp_path / split / folder.name).mkdir(parents=True, exist_ok=True)
-                (tmp_path / split / folder.name / image.name).write_bytes(image.read_bytes())
-    result = evaluate_trust(record, tmp_path / "test", tmp_path / "ood", corruptions=("blur",), options=FAST)
-    assert result.summary["clean"]["images"] == 4 * record.num_classes
-    assert result.summary["ood"]["images"] == sum(1 for _ in (tmp_path / "ood").rglob("*.png"))
-    assert np.isfinite(result.summary["clean"]["scores"]["gradtrust"]["auac"])
 
 
 def test_folder_listing_accepts_class_indices_and_reports_strangers(tmp_path, rng):
