@@ -29,7 +29,6 @@ image, and when true the run stops between images and still writes the summary o
 
 from __future__ import annotations
 
-import json
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -42,7 +41,7 @@ from core.analysis.error_region_clicking import error_region_steps
 from core.analysis.point_budgets import budget_for
 from core.analysis.point_strategies import STRATEGIES
 from core.analysis.prompt_prefixes import decode_first_masks, prompt_prefixes
-from core.io.atomic import atomic_write
+from core.io.run_settings import check_run_settings
 from core.io.image_datasets import CategoryEntry, DatasetError, DatasetImage, category_entries, list_categories
 from core.io.masks import MaskSizeError
 from core.io.pointprompt_results import ResultsError, ResultStep, read_image_results, write_image_results
@@ -91,23 +90,6 @@ def is_complete(folder: Path, index: int) -> bool:
     except ResultsError:
         return False
     return True
-
-
-def _check_settings(out_root: Path, settings: dict) -> None:
-    path = out_root / SETTINGS_FILE
-    if path.is_file():
-        try:
-            earlier = json.loads(path.read_text())
-        except (OSError, ValueError) as error:
-            raise AutoPromptError(f"{path} cannot be read ({error}); remove it, or write to another folder") from error
-        differ = [k for k in settings if earlier.get(k) != settings[k]]
-        if differ:
-            raise AutoPromptError(f"{out_root} holds automated results made with other settings ("
-                                  + ", ".join(f"{k}: {earlier.get(k)!r} there, {settings[k]!r} now" for k in differ)
-                                  + "); write to another folder, or remove the old results")
-        return
-    data = (json.dumps(settings, indent=2) + "\n").encode()
-    atomic_write(path, lambda f: f.write(data))
 
 
 def one_shot_steps(engine: SamEngine, embedding: ImageEmbedding, truth: np.ndarray, image: np.ndarray,
@@ -217,7 +199,7 @@ def auto_prompt(engine: SamEngine, dataset_root: str | Path, strategy: str | Seq
     settings = {"version": SETTINGS_VERSION, "model": engine.identity.key, "seed": seed, "max_clicks": max_clicks,
                 "budget": list(budget) if budget is not None else None}
     entries = [e for c in chosen for e in category_entries(dataset_root, c)[:limit]]
-    _check_settings(out_root, settings)
+    check_run_settings(out_root, SETTINGS_FILE, settings, AutoPromptError, "automated results")
     done = resumed = 0
     notes: dict[str, list] = {"skipped": [], "errors": []}
     stopped = False

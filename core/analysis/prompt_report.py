@@ -17,12 +17,9 @@ Empty cells: a value that does not exist (no ground truth, no event log, NaN fea
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import numpy as np
 
 from core.analysis.analysis_plots import PLOT_FILES, PlotData, figures, save_png
 from core.analysis.analysis_summary import SUMMARY_COLUMNS, summarise, summary_markdown
@@ -35,38 +32,9 @@ from core.analysis.prompt_analysis import (
     ResultsWalk,
 )
 from core.io.atomic import atomic_write
+from core.io.tidy_csv import write_csv
 
 OUTPUT_FILES = ("timesteps.csv", "images.csv", "summary.csv", "skipped.csv", "summary.md")
-
-
-def csv_cell(value) -> object:
-    """A CSV cell: "" for None and non-finite floats, floats to 10 significant digits, else as is."""
-    if value is None:
-        return ""
-    if isinstance(value, (float, np.floating)):
-        return f"{float(value):.10g}" if np.isfinite(value) else ""
-    return value
-
-
-def _csv_lines(columns: tuple[str, ...], rows: Iterable[dict]) -> Iterable[bytes]:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: csv_cell(row.get(k)) for k in columns})
-        if buffer.tell() > 1 << 16:
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue().encode("utf-8")
-
-
-def write_csv(path: str | Path, columns: tuple[str, ...], rows: Iterable[dict]) -> Path:
-    """Write ``rows`` (dicts; missing keys empty) to ``path`` atomically, streaming them."""
-    def write(handle) -> None:
-        for chunk in _csv_lines(columns, rows):
-            handle.write(chunk)
-    return atomic_write(path, write)
 
 
 def analyze(results_root: str | Path, dataset_root: str | Path | None, out_dir: str | Path,

@@ -17,45 +17,13 @@ annotators, over categories and over both. With τ = ``hurt_threshold`` (default
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable
-from pathlib import Path
-
 import numpy as np
-
-from core.io.atomic import atomic_write
 
 SUMMARY_COLUMNS = ("category", "annotator", "intervention", "clicks", "mean_delta_final", "mean_delta_best",
                    "share_final_up", "share_final_down", "share_best_up", "share_best_down", "clicks_after_best",
                    "share_final_up_after_best")
 SKIPPED_COLUMNS = ("category", "image_index", "annotator", "reason")
 _FIELDS = ("n", "delta_final", "delta_best", "final_up", "final_down", "best_up", "best_down", "after", "after_up")
-
-
-def csv_cell(value) -> object:
-    """A CSV cell: "" for None and non-finite floats, floats to 10 significant digits, else as is."""
-    if value is None:
-        return ""
-    if isinstance(value, (float, np.floating)):
-        return f"{float(value):.10g}" if np.isfinite(value) else ""
-    return value
-
-
-def write_csv(path: str | Path, columns: tuple[str, ...], rows: Iterable[dict]) -> Path:
-    """Write ``rows`` (dicts; missing keys empty) to ``path`` atomically, streaming them."""
-    def write(handle) -> None:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: csv_cell(row.get(k)) for k in columns})
-            if buffer.tell() > 1 << 16:
-                handle.write(buffer.getvalue().encode("utf-8"))
-                buffer.seek(0)
-                buffer.truncate()
-        handle.write(buffer.getvalue().encode("utf-8"))
-    return atomic_write(path, write)
 
 
 class ClickSummary:

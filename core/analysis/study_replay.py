@@ -40,10 +40,12 @@ from core.analysis.image_replay import EngineSpec, ImageReplayer, ReplayItem, Re
 from core.analysis.interventions import DEFAULT_MOVE_FRACTION, INTERVENTIONS, resolve_interventions
 from core.analysis.prompt_analysis import AnalysisOptions, ResultsWalk
 from core.analysis.ray_map import map_images
-from core.analysis.replay_report import SKIPPED_COLUMNS, SUMMARY_COLUMNS, ClickSummary, summary_markdown, write_csv
+from core.analysis.replay_report import SKIPPED_COLUMNS, SUMMARY_COLUMNS, ClickSummary, summary_markdown
 from core.analysis.replay_shards import SHARDS, ShardWriter, index_shards, records
 from core.analysis.set_scoring import DEFAULT_BATCH_SIZE
 from core.io.atomic import atomic_write
+from core.io.run_settings import check_run_settings
+from core.io.tidy_csv import write_csv
 from core.models.sam_engine import SamEngine
 
 SETTINGS_FILE = "replay_settings.json"
@@ -69,23 +71,6 @@ def _model_key(engine: SamEngine | EngineSpec) -> str:
     if isinstance(engine, SamEngine):
         return engine.identity.key
     return engine.model_key()
-
-
-def _check_settings(out: Path, settings: dict) -> None:
-    path = out / SETTINGS_FILE
-    if path.is_file():
-        try:
-            earlier = json.loads(path.read_text())
-        except (OSError, ValueError) as error:
-            raise ReplayError(f"{path} cannot be read ({error}); remove it, or replay into another folder") from error
-        differ = [k for k in settings if earlier.get(k) != settings[k]]
-        if differ:
-            raise ReplayError(f"{out} holds a replay made with other settings ("
-                              + ", ".join(f"{k}: {earlier.get(k)!r} there, {settings[k]!r} now" for k in differ)
-                              + "); replay into another folder, or remove the old one")
-        return
-    data = (json.dumps(settings, indent=2) + "\n").encode()
-    atomic_write(path, lambda handle: handle.write(data))
 
 
 def _run(items: list[ReplayItem], make_worker: Callable, writer: ShardWriter, model: str, ray_address: str | None,
@@ -192,7 +177,7 @@ def replay_study(results_root: str | Path, dataset_root: str | Path, out_dir: st
                 "dataset": str(dataset_root.resolve()), "model": model, "interventions": list(chosen),
                 "output": output, "move_px": move_px, "move_fraction": move_fraction,
                 "annotators": sorted(annotators) if annotators else None}
-    _check_settings(out, settings)
+    check_run_settings(out, SETTINGS_FILE, settings, ReplayError, "a replay")
     finished = index_shards(out / SHARDS)
     todo = [item for item in items if item.key not in finished]
     options = ReplayOptions(str(dataset_root), chosen, output, move_px, move_fraction, batch_size)
