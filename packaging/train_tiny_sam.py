@@ -1,6 +1,15 @@
 """Train the shipped tiny SAM on procedural scenes (CPU or GPU), with a fixed seed.
 
     python packaging/train_tiny_sam.py --threads 2 --out resources/models/tiny_sam.pth
+    python packaging/train_tiny_sam.py --scenes varied --max-clicks 4 --out runs/NAME   # resumable
+
+``--out`` a .pth file: one run, its weights and log rewritten at every save (how the shipped
+model was trained). ``--out`` a folder (no suffix): resumable, the same command continues from
+the folder's last checkpoint with optimizer state and per-step seeds (``run_in_folder``), and
+``model.pth`` there is an exponential moving average of the weights.
+``--scenes varied`` trains on core.synthetic.training_scenes (many more textures and shapes,
+the demo generator mixed in); ``--max-clicks`` and ``--random-click-share`` make the corrective-
+click curriculum longer and less regular.
 
 Each step renders a batch of fresh scenes (core.synthetic.scenes), encodes them once, and
 decodes several prompt sets per image with SAM's interactive protocol: a first inclusion
@@ -44,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.io.atomic import atomic_torch_save, atomic_write_bytes  # noqa: E402
 from core.models.prompt_decoding import decode_low_res, encode_prompts, upscale_to_input_frame  # noqa: E402
 from core.models.sam_architecture import TINY_ARCHITECTURE, build_sam  # noqa: E402
-from core.prompting.click_simulation import corrective_click  # noqa: E402
+from core.prompting.click_simulation import corrective_click, random_interior_point  # noqa: E402
 from core.synthetic.training_examples import sample_example, sample_example_seeded  # noqa: E402
 
 
@@ -74,10 +83,22 @@ def hard_iou(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(inter))
 
 
-def simulate_prompts(sam, embedding, truths, first_points, n_clicks):
+def random_corrective_click(rng: np.random.Generator, prediction: np.ndarray, truth: np.ndarray):
+    """Like ``corrective_click`` (same label rule), but at a random pixel of that error type at
+    least 1 px inside it, not the centre of the largest error: a harder, less regular click."""
+    found = corrective_click(prediction, truth)
+    if found is None:
+        return None
+    error = (truth & ~prediction) if found[1] == 1 else (prediction & ~truth)
+    return random_interior_point(rng, error, min_depth=1.0), found[1]
+
+
+def simulate_prompts(sam, embedding, truths, first_points, n_clicks, rng=None, random_click_share=0.0):
     """Run the click protocol without gradients; return the last step's inputs.
 
     truths: (K, S, S) float {0,1} in the input frame; first_points: (K, 2) (x, y).
+    rng, random_click_share: that share of the corrective clicks goes to a random pixel of the
+    error (``random_corrective_click``) instead of the centre of the largest error region.
     Returns coords (K, n, 2), labels (K, n), mask_input (K, 1, 4g, 4g) or None.
     """
     device = embedding.device
@@ -94,7 +115,10 @@ def simulate_prompts(sam, embedding, truths, first_points, n_clicks):
             masks = (upscale_to_input_frame(sam, low_res)[:, 0] > 0).cpu().numpy()
             new_points, new_labels = [], []
             for k in range(len(coords)):
-                found = corrective_click(masks[k], truth_np[k])
+                if random_click_share > 0 and rng.uniform() < random_click_share:
+                    found = random_corrective_click(rng, masks[k], truth_np[k])
+                else:
+                    found = corrective_click(masks[k], truth_np[k])
                 point, label = found if found else ((0, 0), -1)  # -1: padding, ignored by SAM
                 new_points.append(point)
                 new_labels.append(label)
@@ -143,7 +167,8 @@ def decode_all_tokens(sam, embedding, coords, labels, mask_input):
     return sam.mask_decoder.predict_masks(embedding, sam.prompt_encoder.get_dense_pe(), sparse, dense)
 
 
-def training_step(sam, examples, n_clicks, loss_kind="dice", all_outputs_weight=0.0):
+def training_step(sam, examples, n_clicks, loss_kind="dice", all_outputs_weight=0.0, rng=None,
+                  random_click_share=0.0):
     """One batch of examples from ``sample_example``: returns (loss, mean IoU of the single output).
 
     all_outputs_weight: weight of the mean loss over all three multimask outputs, added to the
@@ -163,7 +188,8 @@ def training_step(sam, examples, n_clicks, loss_kind="dice", all_outputs_weight=
     losses, ious = [], []
     for b in range(batch_size):
         embedding = embeddings[b : b + 1]
-        coords, labels, mask_input = simulate_prompts(sam, embedding.detach(), truths[b], firsts[b], n_clicks)
+        coords, labels, mask_input = simulate_prompts(sam, embedding.detach(), truths[b], firsts[b], n_clicks,
+                                                      rng, random_click_share)
         low_res, iou_pred = decode_all_tokens(sam, embedding, coords, labels, mask_input)
         logits = upscale_to_input_frame(sam, low_res)
         target = truths[b][:, None].expand_as(logits)
@@ -183,6 +209,52 @@ def learning_rate(step: int, steps: int, peak: float, warmup: int) -> float:
         return peak * (step + 1) / warmup
     progress = (step - warmup) / max(1, steps - warmup)
     return peak * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def build_model(args) -> torch.nn.Module:
+    """A tiny SAM as the arguments ask: fresh (Fourier scale, aligned attention), then --init weights
+    or --init-encoder's image encoder."""
+    sam = build_sam(TINY_ARCHITECTURE)
+    # the Fourier-feature matrix is a buffer in the state dict, so the scale travels with the weights
+    sam.prompt_encoder.pe_layer.positional_encoding_gaussian_matrix.mul_(args.pe_scale)
+    if args.align_gain > 0:
+        align_decoder_attention(sam, args.align_gain)
+    if args.init is not None:  # the stored Fourier matrix replaces the freshly scaled one
+        sam.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True))
+    if args.init_encoder is not None:
+        state = torch.load(args.init_encoder, map_location="cpu", weights_only=True)
+        prefix = "image_encoder."
+        sam.image_encoder.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+    return sam
+
+
+def click_count_probs(max_clicks: int) -> np.ndarray:
+    """Chance of 1, 2, … max_clicks clicks in a step: half one click, the rest spread evenly
+    (max_clicks 3 gives the shipped model's 0.5 / 0.25 / 0.25)."""
+    if max_clicks == 1:
+        return np.ones(1)
+    return np.array([0.5] + [0.5 / (max_clicks - 1)] * (max_clicks - 1))
+
+
+class WeightAverage:
+    """Exponential moving average of a model's parameters; buffers (BatchNorm statistics, the
+    Fourier matrix) are copied as they are. ``state_dict()`` is a plain SAM state dict."""
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        self.parameter_names = {name for name, _ in model.named_parameters()}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        for name, value in model.state_dict().items():
+            if name in self.parameter_names:
+                self.state[name].lerp_(value.detach(), 1 - self.decay)
+            else:
+                self.state[name].copy_(value)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {k: v.clone() for k, v in self.state.items()}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -213,24 +285,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--init-encoder", type=Path, default=None,
                         help="take only the image encoder from these tiny SAM weights; prompt encoder and "
                              "decoder start fresh")
-    parser.add_argument("--out", type=Path, default=Path("resources/models/tiny_sam.pth"))
+    parser.add_argument("--scenes", choices=("demo", "varied"), default="demo",
+                        help="training scene generator: the demo's (core.synthetic.scenes, as the shipped model) "
+                             "or the varied one (core.synthetic.training_scenes)")
+    parser.add_argument("--max-clicks", type=int, default=3,
+                        help="clicks per prompt set: 1 half the time, else 2..max-clicks evenly (SAM-style "
+                             "corrective clicks with the previous logits as mask input)")
+    parser.add_argument("--random-click-share", type=float, default=0.0,
+                        help="share of corrective clicks at a random pixel of the error instead of its centre")
+    parser.add_argument("--ema", type=float, default=0.998,
+                        help="run folders only: decay of the weight average written as model.pth")
+    parser.add_argument("--save-minutes", type=float, default=10.0,
+                        help="run folders only: also save when this many minutes passed since the last save")
+    parser.add_argument("--out", type=Path, default=Path("resources/models/tiny_sam.pth"),
+                        help="a .pth file (one run, rewritten with its log at every save), or a run folder "
+                             "(no suffix): resumable, see run_in_folder")
     args = parser.parse_args(argv)
-
     torch.set_num_threads(args.threads)
+    if args.out.suffix == "":
+        run_in_folder(args)
+        return
+
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    sam = build_sam(TINY_ARCHITECTURE)
-    # the Fourier-feature matrix is a buffer in the state dict, so the scale travels with the weights
-    sam.prompt_encoder.pe_layer.positional_encoding_gaussian_matrix.mul_(args.pe_scale)
-    if args.align_gain > 0:
-        align_decoder_attention(sam, args.align_gain)
-    if args.init is not None:  # the stored Fourier matrix replaces the freshly scaled one
-        sam.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True))
-    if args.init_encoder is not None:
-        state = torch.load(args.init_encoder, map_location="cpu", weights_only=True)
-        prefix = "image_encoder."
-        sam.image_encoder.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
-    sam = sam.to(args.device).train()
+    sam = build_model(args).to(args.device).train()
     optimizer = torch.optim.AdamW(sam.parameters(), lr=args.lr, weight_decay=0.05)
     n_params = sum(p.numel() for p in sam.parameters())
     print(f"tiny SAM: {n_params / 1e6:.2f}M parameters, {args.steps} steps, seed {args.seed}", flush=True)
@@ -240,17 +318,19 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     running_iou, running_loss = None, None
     records = []
+    probs = click_count_probs(args.max_clicks)
     for step in range(min(args.steps, args.stop_after or args.steps)):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, args.steps, args.lr, args.warmup)
-        n_clicks = int(rng.choice([1, 2, 3], p=[0.5, 0.25, 0.25]))
+        n_clicks = int(rng.choice(np.arange(1, args.max_clicks + 1), p=probs))
         side = sam.image_encoder.img_size
         if pool is None:
-            examples = [sample_example(rng, side, args.prompts_per_image) for _ in range(args.batch_size)]
+            examples = [sample_example(rng, side, args.prompts_per_image, args.scenes) for _ in range(args.batch_size)]
         else:
-            examples = pool.map(sample_example_seeded, [(args.seed, step, i, side, args.prompts_per_image)
+            examples = pool.map(sample_example_seeded, [(args.seed, step, i, side, args.prompts_per_image, args.scenes)
                                                  for i in range(args.batch_size)])
-        loss, iou = training_step(sam, examples, n_clicks, args.loss, args.all_outputs_weight)
+        loss, iou = training_step(sam, examples, n_clicks, args.loss, args.all_outputs_weight, rng,
+                                  args.random_click_share)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(sam.parameters(), 1.0)
@@ -267,6 +347,78 @@ def main(argv: list[str] | None = None) -> None:
             # log beside a model file always describes that file
             atomic_torch_save(sam.state_dict(), args.out)
             atomic_write_bytes(log_path, "".join(json.dumps(r) + "\n" for r in records).encode())
+    if pool is not None:
+        pool.close()
+        pool.join()
+
+
+def run_in_folder(args) -> None:
+    """Resumable training into the folder ``args.out``; the same command continues a stopped run.
+
+    The folder holds ``checkpoint.pt`` (weights, weight average, optimizer state, step, log
+    records, running figures, arguments), ``model.pth`` (the weight average: a plain SAM state
+    dict, what to evaluate and ship), ``last.pth`` (the raw weights) and ``log.jsonl`` (one
+    line per save). All randomness of step n comes from generators seeded by (seed, n), so a
+    run stopped and resumed draws the same scenes, clicks and curriculum as one that was not.
+    Saves every ``--save-every`` steps or ``--save-minutes`` minutes, whichever comes first;
+    a killed run loses at most that much. --init / --init-encoder only matter at the start.
+    """
+    folder = args.out
+    folder.mkdir(parents=True, exist_ok=True)
+    checkpoint_path, log_path = folder / "checkpoint.pt", folder / "log.jsonl"
+    torch.manual_seed(args.seed)
+    sam = build_model(args).to(args.device).train()
+    optimizer = torch.optim.AdamW(sam.parameters(), lr=args.lr, weight_decay=0.05)
+    average = WeightAverage(sam, args.ema)
+    step, records, running, elapsed_before = 0, [], {"iou": None, "loss": None}, 0.0
+    if checkpoint_path.exists():
+        saved = torch.load(checkpoint_path, map_location=args.device, weights_only=False)
+        sam.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        average.state = {k: v.to(args.device) for k, v in saved["average"].items()}
+        step, records, running, elapsed_before = saved["step"], saved["records"], saved["running"], saved["seconds"]
+        changed = {k: (v, vars(args).get(k)) for k, v in saved["args"].items() if str(vars(args).get(k)) != v}
+        print(f"resuming {folder} at step {step}" + (f"; arguments changed since: {changed}" if changed else ""),
+              flush=True)
+    n_params = sum(p.numel() for p in sam.parameters())
+    print(f"tiny SAM: {n_params / 1e6:.2f}M parameters, {args.steps} steps, seed {args.seed}", flush=True)
+    pool = multiprocessing.get_context("spawn").Pool(args.workers) if args.workers > 0 else None
+    start = last_save = time.perf_counter()
+    side = sam.image_encoder.img_size
+    probs = click_count_probs(args.max_clicks)
+    end = min(args.steps, args.stop_after or args.steps)
+    while step < end:
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, args.steps, args.lr, args.warmup)
+        rng = np.random.default_rng([args.seed, step, 1_000_000])
+        torch.manual_seed(args.seed * 1_000_003 + step)
+        n_clicks = int(rng.choice(np.arange(1, args.max_clicks + 1), p=probs))
+        jobs = [(args.seed, step, i, side, args.prompts_per_image, args.scenes) for i in range(args.batch_size)]
+        examples = pool.map(sample_example_seeded, jobs) if pool else [sample_example_seeded(j) for j in jobs]
+        loss, iou = training_step(sam, examples, n_clicks, args.loss, args.all_outputs_weight, rng,
+                                  args.random_click_share)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(sam.parameters(), 1.0)
+        optimizer.step()
+        average.update(sam)
+        step += 1
+        for key, value in (("iou", iou), ("loss", loss.item())):
+            running[key] = value if running[key] is None else 0.98 * running[key] + 0.02 * value
+        now = time.perf_counter()
+        if step % args.save_every == 0 or step == end or now - last_save > 60 * args.save_minutes:
+            seconds = elapsed_before + now - start
+            record = dict(step=step, loss=round(running["loss"], 4), train_iou=round(running["iou"], 4),
+                          seconds=round(seconds, 1), seed=args.seed, lr=round(optimizer.param_groups[0]["lr"], 7))
+            print(json.dumps(record), flush=True)
+            records.append(record)
+            atomic_torch_save(average.state_dict(), folder / "model.pth")
+            atomic_torch_save(sam.state_dict(), folder / "last.pth")
+            atomic_torch_save(dict(model=sam.state_dict(), optimizer=optimizer.state_dict(), average=average.state,
+                                   step=step, records=records, running=running, seconds=seconds,
+                                   args={k: str(v) for k, v in vars(args).items()}), checkpoint_path)
+            atomic_write_bytes(log_path, "".join(json.dumps(r) + "\n" for r in records).encode())
+            last_save = now
     if pool is not None:
         pool.close()
         pool.join()

@@ -1,7 +1,9 @@
 """Training examples for the tiny SAM: a scene, the objects to prompt, and their first clicks.
 
 Used by packaging/train_tiny_sam.py; kept here (importable, no torch) so that worker processes
-can render examples in parallel.
+can render examples in parallel. ``scenes`` picks the generator: "demo" (core.synthetic.scenes,
+the demo's own, as the shipped model was trained) or "varied" (core.synthetic.training_scenes,
+which mixes the demo generator in).
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ import numpy as np
 
 from core.prompting.click_simulation import most_interior_point, random_interior_point
 from core.synthetic.scenes import render_scene
+from core.synthetic.training_scenes import render_training_scene
+
+SCENE_GENERATORS = {"demo": render_scene, "varied": render_training_scene}
 
 
 def sample_scene_size(rng: np.random.Generator, side: int) -> tuple[int, int]:
@@ -18,16 +23,17 @@ def sample_scene_size(rng: np.random.Generator, side: int) -> tuple[int, int]:
     return (side, short) if rng.uniform() < 0.5 else (short, side)
 
 
-def sample_example(rng: np.random.Generator, side: int, prompts_per_image: int):
+def sample_example(rng: np.random.Generator, side: int, prompts_per_image: int, scenes: str = "demo"):
     """One training image and its prompts, drawn from ``rng``.
 
     Returns (image (H, W, 3) uint8 with longest side ``side``, truths (K, side, side) float32
     padded like SAM's input, first clicks (K, 2) int (x, y)).
     """
+    render = SCENE_GENERATORS[scenes]
     height, width = sample_scene_size(rng, side)
-    scene = render_scene(rng, height, width)
+    scene = render(rng, height, width)
     while not scene.masks:
-        scene = render_scene(rng, height, width)
+        scene = render(rng, height, width)
     picks = rng.integers(0, len(scene.masks), size=prompts_per_image)
     truth = np.zeros((prompts_per_image, side, side), np.float32)
     first = []
@@ -39,7 +45,11 @@ def sample_example(rng: np.random.Generator, side: int, prompts_per_image: int):
     return scene.image, truth, np.array(first)
 
 
-def sample_example_seeded(args: tuple[int, int, int, int, int]):
-    """``sample_example`` with its own generator seeded by (seed, step, index): worker-safe."""
-    seed, step, index, side, prompts_per_image = args
-    return sample_example(np.random.default_rng([seed, step, index]), side, prompts_per_image)
+def sample_example_seeded(args: tuple):
+    """``sample_example`` with its own generator seeded by (seed, step, index): worker-safe.
+
+    args: (seed, step, index, side, prompts_per_image[, scenes]).
+    """
+    seed, step, index, side, prompts_per_image, *rest = args
+    scenes = rest[0] if rest else "demo"
+    return sample_example(np.random.default_rng([seed, step, index]), side, prompts_per_image, scenes)

@@ -1,0 +1,38 @@
+"""packaging/train_tiny_sam.py in a run folder: a stopped run resumes to the same weights."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import torch
+
+SCRIPT = Path(__file__).resolve().parents[1] / "packaging" / "train_tiny_sam.py"
+
+
+def _train(argv: list[str]) -> None:
+    spec = importlib.util.spec_from_file_location("train_tiny_sam", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    threads = torch.get_num_threads()
+    try:
+        module.main(argv)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_stopped_and_resumed_run_equals_an_uninterrupted_one(tmp_path):
+    common = ["--steps", "3", "--batch-size", "1", "--prompts-per-image", "2", "--threads", "1", "--save-every", "1",
+              "--scenes", "varied", "--max-clicks", "3", "--random-click-share", "0.5", "--seed", "3"]
+    _train(common + ["--stop-after", "2", "--out", str(tmp_path / "a")])
+    assert json.loads((tmp_path / "a" / "log.jsonl").read_text().splitlines()[-1])["step"] == 2
+    _train(common + ["--out", str(tmp_path / "a")])  # the same command continues from step 2
+    _train(common + ["--out", str(tmp_path / "b")])
+    log = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3]
+    for name in ("last.pth", "model.pth"):
+        a, b = torch.load(tmp_path / "a" / name), torch.load(tmp_path / "b" / name)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+    saved = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)
+    assert saved["step"] == 3 and saved["optimizer"]["state"]
