@@ -119,8 +119,14 @@ def render_scene(
     if rng.uniform() < 0.5:
         image = cv2.GaussianBlur(image, (3, 3), 0)
 
+    return visible_scene(image, kinds, shapes, min_visible_px)
+
+
+def visible_scene(image: np.ndarray, kinds, shapes: list[np.ndarray], min_visible_px: int) -> Scene:
+    """The scene of objects painted back to front: each mask is the (H, W) bool part of its shape
+    that no later shape covers; objects with fewer than ``min_visible_px`` visible pixels are dropped."""
     kept: list[tuple[np.ndarray, str, np.ndarray]] = []
-    covered_later = np.zeros((height, width), bool)
+    covered_later = np.zeros(image.shape[:2], bool)
     for kind, shape in zip(reversed(kinds), reversed(shapes)):
         part = shape & ~covered_later
         covered_later |= shape

@@ -17,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from core.synthetic.scenes import Scene, render_scene
+from core.synthetic.scenes import Scene, render_scene, visible_scene
 
 TRAIN_SHAPE_KINDS = ("ellipse", "polygon", "star", "bar", "rectangle", "blob", "curve", "crescent", "frame", "cross")
 
@@ -205,12 +205,4 @@ def render_training_scene(rng: np.random.Generator, height: int = 256, width: in
     elif blur < 0.4:
         image = cv2.GaussianBlur(image, (5, 5), 0)
 
-    kept: list[tuple[np.ndarray, str, np.ndarray]] = []
-    covered_later = np.zeros((height, width), bool)
-    for kind, shape in zip(reversed(kinds), reversed(shapes)):
-        part = shape & ~covered_later
-        covered_later |= shape
-        if part.sum() >= min_visible_px:
-            kept.append((part, kind, shape))
-    kept.reverse()
-    return Scene(image=image, masks=[k[0] for k in kept], kinds=[k[1] for k in kept], shapes=[k[2] for k in kept])
+    return visible_scene(image, kinds, shapes, min_visible_px)
