@@ -52,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.io.atomic import atomic_torch_save, atomic_write_bytes  # noqa: E402
 from core.models.prompt_decoding import decode_low_res, encode_prompts, upscale_to_input_frame  # noqa: E402
-from core.models.sam_architecture import TINY_ARCHITECTURE, build_sam  # noqa: E402
+from core.models.sam_architecture import TINY_ARCHITECTURE, architecture_from_state_dict, build_sam  # noqa: E402
 from core.prompting.click_simulation import corrective_click, random_interior_point  # noqa: E402
 from core.synthetic.training_examples import sample_example, sample_example_seeded  # noqa: E402
 
@@ -214,13 +214,15 @@ def learning_rate(step: int, steps: int, peak: float, warmup: int) -> float:
 def build_model(args) -> torch.nn.Module:
     """A tiny SAM as the arguments ask: fresh (Fourier scale, aligned attention), then --init weights
     or --init-encoder's image encoder."""
-    sam = build_sam(TINY_ARCHITECTURE)
+    init = torch.load(args.init, map_location="cpu", weights_only=True) if args.init is not None else None
+    # --init's own architecture (a grown encoder: packaging/grow_tiny_sam.py), else the shipped one
+    sam = build_sam(architecture_from_state_dict(init) if init is not None else TINY_ARCHITECTURE)
     # the Fourier-feature matrix is a buffer in the state dict, so the scale travels with the weights
     sam.prompt_encoder.pe_layer.positional_encoding_gaussian_matrix.mul_(args.pe_scale)
     if args.align_gain > 0:
         align_decoder_attention(sam, args.align_gain)
-    if args.init is not None:  # the stored Fourier matrix replaces the freshly scaled one
-        sam.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True))
+    if init is not None:  # the stored Fourier matrix replaces the freshly scaled one
+        sam.load_state_dict(init)
     if args.init_encoder is not None:
         state = torch.load(args.init_encoder, map_location="cpu", weights_only=True)
         prefix = "image_encoder."

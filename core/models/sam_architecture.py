@@ -51,6 +51,8 @@ class SamArchitecture:
     num_multimask_outputs: int = 3
     encoder_kind: str = "vit"  # "vit" (SAM's ImageEncoderViT) or "conv" (TinyConvEncoder)
     conv_widths: tuple[int, ...] = ()
+    conv_stage3_blocks: int = 3
+    conv_detail: bool = False
 
     @property
     def embedding_grid(self) -> int:
@@ -90,7 +92,8 @@ def build_sam(arch: SamArchitecture) -> Sam:
     """Build an untrained, eval-mode SAM with segment-anything's own classes (as build_sam.py)."""
     grid = arch.embedding_grid
     if arch.encoder_kind == "conv":
-        image_encoder = TinyConvEncoder(arch.img_size, arch.conv_widths, arch.prompt_embed_dim)
+        image_encoder = TinyConvEncoder(arch.img_size, arch.conv_widths, arch.prompt_embed_dim,
+                                        arch.conv_stage3_blocks, arch.conv_detail)
     else:
         image_encoder = ImageEncoderViT(
             depth=arch.encoder_depth,
@@ -164,6 +167,8 @@ def architecture_from_state_dict(state: dict[str, torch.Tensor]) -> SamArchitect
             name="custom",
             encoder_kind="conv",
             conv_widths=tuple(_shape(state, f"image_encoder.{n}.0.weight")[0] for n in ("stem", "down2", "down3")),
+            conv_stage3_blocks=_count_indexed(keys, r"image_encoder\.stage3\.(\d+)\.body\.0\.0\.weight"),
+            conv_detail="image_encoder.detail1.weight" in keys,
             encoder_embed_dim=_shape(state, "image_encoder.down3.0.weight")[0],
             encoder_depth=0,
             encoder_num_heads=0,

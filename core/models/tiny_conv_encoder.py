@@ -43,15 +43,25 @@ class ResidualBlock(nn.Module):
         return x + self.body(x)
 
 
+def stage3_dilation(index: int) -> int:
+    """Dilation of the index-th block of the last stage: 1, 2, 4, 8, 1, 2, … (three blocks: 1, 2, 4)."""
+    return 2 ** (index % 4)
+
+
 class TinyConvEncoder(nn.Module):
     """Stride-8 residual CNN: three stride-2 stages, dilated blocks at the last, SAM-style neck.
 
     img_size: side of the square padded input (256). widths: channels of the three stages.
-    out_chans: channels of the embedding (the prompt embedding width).
+    out_chans: channels of the embedding (the prompt embedding width). stage3_blocks: residual
+    blocks at stride 8 (dilations from :func:`stage3_dilation`). detail: also add the stride-2
+    and stride-4 features, folded onto the stride-8 grid (space-to-depth convs ``detail1``,
+    ``detail2``), to the embedding before the neck's norm, so each 8×8 cell carries the
+    sub-cell shape its 4×4 patch of the low-res mask needs.
     Input (B, 3, img_size, img_size) normalised pixels → output (B, out_chans, img_size/8, img_size/8).
     """
 
-    def __init__(self, img_size: int = 256, widths: tuple[int, int, int] = (24, 48, 96), out_chans: int = 128) -> None:
+    def __init__(self, img_size: int = 256, widths: tuple[int, int, int] = (24, 48, 96), out_chans: int = 128,
+                 stage3_blocks: int = 3, detail: bool = False) -> None:
         super().__init__()
         self.img_size = img_size
         # stored in the state dict, so a checkpoint says its own input size
@@ -62,11 +72,17 @@ class TinyConvEncoder(nn.Module):
         self.down2 = _conv_norm_act(w1, w2, stride=2)
         self.stage2 = ResidualBlock(w2)
         self.down3 = _conv_norm_act(w2, w3, stride=2)
-        self.stage3 = nn.Sequential(ResidualBlock(w3, 1), ResidualBlock(w3, 2), ResidualBlock(w3, 4))
+        self.stage3 = nn.Sequential(*(ResidualBlock(w3, stage3_dilation(i)) for i in range(stage3_blocks)))
         self.neck = nn.Sequential(nn.Conv2d(w3, out_chans, 1, bias=False), LayerNorm2d(out_chans))
+        if detail:
+            self.detail1 = nn.Conv2d(w1, out_chans, 4, stride=4, bias=False)
+            self.detail2 = nn.Conv2d(w2, out_chans, 2, stride=2, bias=False)
+        self.has_detail = detail
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stage1(self.stem(x))
-        x = self.stage2(self.down2(x))
-        x = self.stage3(self.down3(x))
-        return self.neck(x)
+        x1 = self.stage1(self.stem(x))
+        x2 = self.stage2(self.down2(x1))
+        x = self.neck[0](self.stage3(self.down3(x2)))
+        if self.has_detail:
+            x = x + self.detail1(x1) + self.detail2(x2)
+        return self.neck[1](x)
