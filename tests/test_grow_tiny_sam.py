@@ -26,7 +26,8 @@ def _module():
 @pytest.fixture(scope="module")
 def grown_file(tmp_path_factory):
     out = tmp_path_factory.mktemp("grown") / "grown.pth"
-    _module().main([str(SHIPPED), "--widths", "32", "64", "160", "--stage3-blocks", "5", "--detail", "--out", str(out)])
+    _module().main([str(SHIPPED), "--widths", "32", "64", "160", "--stage3-blocks", "5", "--detail",
+                    "--global-blocks", "2", "--out", str(out)])
     return out
 
 
@@ -35,7 +36,7 @@ def test_grown_checkpoint_loads_like_any_sam_and_reports_its_shape(grown_file):
     encoder = sam.image_encoder
     assert identity.variant == "custom"
     assert [encoder.stem[0].out_channels, encoder.down2[0].out_channels, encoder.down3[0].out_channels] == [32, 64, 160]
-    assert len(encoder.stage3) == 5 and encoder.has_detail
+    assert len(encoder.stage3) == 5 and encoder.has_detail and len(encoder.global_blocks) == 2
     assert [block.body[0][0].dilation[0] for block in encoder.stage3] == [stage3_dilation(i) for i in range(5)]
     assert [stage3_dilation(i) for i in range(5)] == [1, 2, 4, 8, 1]
 
@@ -64,6 +65,8 @@ def test_every_new_part_gets_a_gradient(grown_file):
     encoder = grown.image_encoder
     for name, grad in (("detail1", encoder.detail1.weight.grad), ("detail2", encoder.detail2.weight.grad),
                        ("new block", encoder.stage3[4].body[2].weight.grad),
+                       ("attention output", encoder.global_blocks[0].attn.proj.weight.grad),
+                       ("attention MLP", encoder.global_blocks[1].mlp.lin2.weight.grad),
                        ("new→old link", encoder.neck[0].weight.grad[:, 96:])):
         assert grad is not None and grad.abs().sum() > 0, name
 
@@ -80,6 +83,9 @@ def test_shrinking_or_a_vit_is_refused():
         vit = build_sam(OFFICIAL_ARCHITECTURES["vit_b"]).state_dict()
     with pytest.raises(ValueError, match="only a tiny SAM"):
         grow(vit, (32, 64, 160), 5, True)
+    with_attention = grow(state, (24, 48, 96), 3, False, global_blocks=1)
+    with pytest.raises(ValueError, match="cannot be widened"):
+        grow(with_attention, (24, 48, 128), 3, False, global_blocks=1)
 
 
 def test_training_continues_from_a_grown_checkpoint(grown_file, tmp_path):
@@ -94,4 +100,4 @@ def test_training_continues_from_a_grown_checkpoint(grown_file, tmp_path):
     finally:
         torch.set_num_threads(threads)
     trained, _ = load_sam(tmp_path / "run" / "last.pth")
-    assert trained.image_encoder.has_detail and len(trained.image_encoder.stage3) == 5
+    assert trained.image_encoder.has_detail and trained.image_encoder.n_global_blocks == 2

@@ -53,6 +53,7 @@ class SamArchitecture:
     conv_widths: tuple[int, ...] = ()
     conv_stage3_blocks: int = 3
     conv_detail: bool = False
+    conv_global_blocks: int = 0
 
     @property
     def embedding_grid(self) -> int:
@@ -93,7 +94,7 @@ def build_sam(arch: SamArchitecture) -> Sam:
     grid = arch.embedding_grid
     if arch.encoder_kind == "conv":
         image_encoder = TinyConvEncoder(arch.img_size, arch.conv_widths, arch.prompt_embed_dim,
-                                        arch.conv_stage3_blocks, arch.conv_detail)
+                                        arch.conv_stage3_blocks, arch.conv_detail, arch.conv_global_blocks)
     else:
         image_encoder = ImageEncoderViT(
             depth=arch.encoder_depth,
@@ -169,6 +170,7 @@ def architecture_from_state_dict(state: dict[str, torch.Tensor]) -> SamArchitect
             conv_widths=tuple(_shape(state, f"image_encoder.{n}.0.weight")[0] for n in ("stem", "down2", "down3")),
             conv_stage3_blocks=_count_indexed(keys, r"image_encoder\.stage3\.(\d+)\.body\.0\.0\.weight"),
             conv_detail="image_encoder.detail1.weight" in keys,
+            conv_global_blocks=_count_indexed(keys, r"image_encoder\.global_blocks\.(\d+)\.attn\.qkv\.weight"),
             encoder_embed_dim=_shape(state, "image_encoder.down3.0.weight")[0],
             encoder_depth=0,
             encoder_num_heads=0,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 from segment_anything.modeling.common import LayerNorm2d
+from segment_anything.modeling.image_encoder import Block
 from torch import nn
 
 
@@ -56,12 +57,15 @@ class TinyConvEncoder(nn.Module):
     blocks at stride 8 (dilations from :func:`stage3_dilation`). detail: also add the stride-2
     and stride-4 features, folded onto the stride-8 grid (space-to-depth convs ``detail1``,
     ``detail2``), to the embedding before the neck's norm, so each 8×8 cell carries the
-    sub-cell shape its 4×4 patch of the low-res mask needs.
+    sub-cell shape its 4×4 patch of the low-res mask needs. global_blocks: segment-anything ViT
+    blocks (global attention, no positional terms, one head per 32 channels, MLP ratio 2) over
+    the stride-8 tokens after the last stage, so a part of an object sees its other parts (a
+    ring, a long stroke, a striped shape) beyond the convolutions' reach.
     Input (B, 3, img_size, img_size) normalised pixels → output (B, out_chans, img_size/8, img_size/8).
     """
 
     def __init__(self, img_size: int = 256, widths: tuple[int, int, int] = (24, 48, 96), out_chans: int = 128,
-                 stage3_blocks: int = 3, detail: bool = False) -> None:
+                 stage3_blocks: int = 3, detail: bool = False, global_blocks: int = 0) -> None:
         super().__init__()
         self.img_size = img_size
         # stored in the state dict, so a checkpoint says its own input size
@@ -78,11 +82,17 @@ class TinyConvEncoder(nn.Module):
             self.detail1 = nn.Conv2d(w1, out_chans, 4, stride=4, bias=False)
             self.detail2 = nn.Conv2d(w2, out_chans, 2, stride=2, bias=False)
         self.has_detail = detail
+        if global_blocks:
+            self.global_blocks = nn.Sequential(*(Block(w3, max(1, w3 // 32), mlp_ratio=2.0) for _ in range(global_blocks)))
+        self.n_global_blocks = global_blocks
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x1 = self.stage1(self.stem(x))
         x2 = self.stage2(self.down2(x1))
-        x = self.neck[0](self.stage3(self.down3(x2)))
+        x = self.stage3(self.down3(x2))
+        if self.n_global_blocks:
+            x = self.global_blocks(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)  # blocks take (B, H, W, C)
+        x = self.neck[0](x)
         if self.has_detail:
             x = x + self.detail1(x1) + self.detail2(x2)
         return self.neck[1](x)
