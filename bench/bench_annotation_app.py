@@ -1,6 +1,6 @@
 """Click-to-painted-mask latency through the app, against the bare decoder; event-loop stalls.
 
-    python bench/bench_annotation_app.py [--models tiny vit_b] [--clicks 20] [--prefetch-images 3]
+    python bench/bench_annotation_app.py [--models tiny vit_b FILE.pth] [--clicks 20] [--prefetch-images 3]
 
 For each model (vit_b randomly initialised, saved to a temporary checkpoint and loaded by the
 app like a user's file), on the real main window (offscreen):
@@ -176,6 +176,8 @@ def model_checkpoint(name: str, folder: Path) -> Path | None:
     never runs torch on the UI thread."""
     if name == "tiny":
         return None
+    if Path(name).is_file():  # a checkpoint file, e.g. an earlier tiny SAM to compare with
+        return Path(name)
     checkpoint = folder / f"random_{name}.pth"
     subprocess.run([sys.executable, "-c", RANDOM_CHECKPOINT_SCRIPT, name, str(checkpoint)], check=True,
                    cwd=Path(__file__).resolve().parents[1])

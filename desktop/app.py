@@ -26,7 +26,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--masks", type=Path, help="ground-truth masks for --images, matched by file stem")
     parser.add_argument("--checkpoint", type=Path, help="an official SAM checkpoint (vit_h, vit_l, vit_b); "
                         "default: the shipped tiny SAM")
-    parser.add_argument("--variant", choices=("vit_h", "vit_l", "vit_b", "tiny"), default=None,
+    parser.add_argument("--variant", choices=("vit_h", "vit_l", "vit_b", "tiny", "tiny_small"), default=None,
                         help="insist on this variant (it is detected from the file otherwise)")
     parser.add_argument("--device", help="auto (CUDA, then MPS, then CPU), cuda, cuda:1, mps or cpu")
     parser.add_argument("--annotator", help="annotator id, used as the PointPrompt folder name (default st1)")

@@ -3,13 +3,16 @@
     python packaging/train_tiny_sam.py --threads 2 --out resources/models/tiny_sam.pth
     python packaging/train_tiny_sam.py --scenes varied --max-clicks 4 --out runs/NAME   # resumable
 
-``--out`` a .pth file: one run, its weights and log rewritten at every save (how the shipped
-model was trained). ``--out`` a folder (no suffix): resumable, the same command continues from
+``--out`` a .pth file: one run, its weights and log rewritten at every save (stages 1–5 of the shipped
+model). ``--out`` a folder (no suffix): resumable, the same command continues from
 the folder's last checkpoint with optimizer state and per-step seeds (``run_in_folder``), and
 ``model.pth`` there is an exponential moving average of the weights.
 ``--scenes varied`` trains on core.synthetic.training_scenes (many more textures and shapes,
 the demo generator mixed in); ``--max-clicks`` and ``--random-click-share`` make the corrective-
-click curriculum longer and less regular.
+click curriculum longer and less regular. From random weights it trains the small first
+architecture (``TINY_SMALL_ARCHITECTURE``); ``--init`` trains whatever architecture that file
+holds, e.g. one grown by packaging/grow_tiny_sam.py. packaging/reproduce_tiny_sam.sh runs every
+stage of the shipped model.
 
 Each step renders a batch of fresh scenes (core.synthetic.scenes), encodes them once, and
 decodes several prompt sets per image with SAM's interactive protocol: a first inclusion
@@ -52,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.io.atomic import atomic_torch_save, atomic_write_bytes  # noqa: E402
 from core.models.prompt_decoding import decode_low_res, encode_prompts, upscale_to_input_frame  # noqa: E402
-from core.models.sam_architecture import TINY_ARCHITECTURE, architecture_from_state_dict, build_sam  # noqa: E402
+from core.models.sam_architecture import TINY_SMALL_ARCHITECTURE, architecture_from_state_dict, build_sam  # noqa: E402
 from core.prompting.click_simulation import corrective_click, random_interior_point  # noqa: E402
 from core.synthetic.training_examples import sample_example, sample_example_seeded  # noqa: E402
 
@@ -215,8 +218,8 @@ def build_model(args) -> torch.nn.Module:
     """A tiny SAM as the arguments ask: fresh (Fourier scale, aligned attention), then --init weights
     or --init-encoder's image encoder."""
     init = torch.load(args.init, map_location="cpu", weights_only=True) if args.init is not None else None
-    # --init's own architecture (a grown encoder: packaging/grow_tiny_sam.py), else the shipped one
-    sam = build_sam(architecture_from_state_dict(init) if init is not None else TINY_ARCHITECTURE)
+    # --init's own architecture (a grown encoder: packaging/grow_tiny_sam.py), else the small one
+    sam = build_sam(architecture_from_state_dict(init) if init is not None else TINY_SMALL_ARCHITECTURE)
     # the Fourier-feature matrix is a buffer in the state dict, so the scale travels with the weights
     sam.prompt_encoder.pe_layer.positional_encoding_gaussian_matrix.mul_(args.pe_scale)
     if args.align_gain > 0:

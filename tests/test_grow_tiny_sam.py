@@ -9,11 +9,10 @@ import pytest
 import torch
 
 from core.models.checkpoint import load_sam
-from core.models.sam_architecture import build_sam
+from core.models.sam_architecture import TINY_SMALL_ARCHITECTURE, build_sam
 from core.models.tiny_conv_encoder import stage3_dilation
 
 SCRIPT = Path(__file__).resolve().parents[1] / "packaging" / "grow_tiny_sam.py"
-SHIPPED = Path(__file__).resolve().parents[1] / "resources" / "models" / "tiny_sam.pth"
 
 
 def _module():
@@ -24,9 +23,22 @@ def _module():
 
 
 @pytest.fixture(scope="module")
-def grown_file(tmp_path_factory):
+def small_file(tmp_path_factory):
+    """A small first-architecture tiny SAM with random weights and non-trivial BatchNorm statistics."""
+    torch.manual_seed(1)
+    sam = build_sam(TINY_SMALL_ARCHITECTURE)
+    for name, value in sam.state_dict().items():
+        if name.endswith(("running_mean", "running_var")):
+            value.copy_(torch.rand_like(value) + (0.5 if name.endswith("var") else -0.5))
+    path = tmp_path_factory.mktemp("small") / "small.pth"
+    torch.save(sam.state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def grown_file(small_file, tmp_path_factory):
     out = tmp_path_factory.mktemp("grown") / "grown.pth"
-    _module().main([str(SHIPPED), "--widths", "32", "64", "160", "--stage3-blocks", "5", "--detail",
+    _module().main([str(small_file), "--widths", "32", "64", "160", "--stage3-blocks", "5", "--detail",
                     "--global-blocks", "2", "--out", str(out)])
     return out
 
@@ -41,8 +53,8 @@ def test_grown_checkpoint_loads_like_any_sam_and_reports_its_shape(grown_file):
     assert [stage3_dilation(i) for i in range(5)] == [1, 2, 4, 8, 1]
 
 
-def test_grown_model_gives_the_small_models_embedding_and_masks(grown_file):
-    small, _ = load_sam(SHIPPED)
+def test_grown_model_gives_the_small_models_embedding_and_masks(small_file, grown_file):
+    small, _ = load_sam(small_file)
     grown, _ = load_sam(grown_file)
     torch.manual_seed(0)
     images = torch.randn(2, 3, 256, 256)
@@ -73,7 +85,7 @@ def test_every_new_part_gets_a_gradient(grown_file):
 
 def test_shrinking_or_a_vit_is_refused():
     grow = _module().grow_tiny_sam
-    state = torch.load(SHIPPED, weights_only=True)
+    state = build_sam(TINY_SMALL_ARCHITECTURE).state_dict()
     with pytest.raises(ValueError, match="cannot shrink"):
         grow(state, (16, 48, 96), 3, False)
     with pytest.raises(ValueError, match="cannot shrink"):

@@ -62,7 +62,9 @@ def test_replay_reproduces_the_example_export_recorded_in_the_app(engine, tmp_pa
     # recorded on another machine: a network's last bits differ there (tests/test_example_export.py)
     assert summary["reproduction"]["compared"] == 9 and summary["reproduction"]["max_abs_difference"] <= 0.01
     rows = (tmp_path / "out" / "timesteps.csv").read_text().splitlines()
-    assert rows[4].startswith("star,st1,0,3,0,1,1,remove,,")  # the removal of the example session
+    recorded = (EXAMPLE_EXPORT / "st1_timesteps.csv").read_text().splitlines()[4].split(",")  # star/0, timestep 3
+    n_inclusion, n_exclusion = recorded[6], recorded[7]
+    assert rows[4].startswith(f"star,st1,0,3,0,{n_inclusion},{n_exclusion},remove,,")  # the example session's removal
     assert {r["intervention"] for r in summary["summary"]} == {"leave_one_out", "move_toward", "move_away", "reorder"}
     assert (tmp_path / "out" / "summary.md").read_text().startswith("# Intervention replay")
 

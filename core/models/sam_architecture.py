@@ -68,9 +68,10 @@ OFFICIAL_ARCHITECTURES: dict[str, SamArchitecture] = {
     "vit_b": SamArchitecture("vit_b", 768, 12, 12, (2, 5, 8, 11), **_OFFICIAL_COMMON),
 }
 
-# The shipped tiny model: 256 px input, a stride-8 CNN encoder, 32×32 embedding, 128×128 low-res masks.
-TINY_ARCHITECTURE = SamArchitecture(
-    name="tiny",
+# The first tiny model (training stages 1-5 start from it): 256 px input, a stride-8 CNN
+# encoder, 32×32 embedding, 128×128 low-res masks.
+TINY_SMALL_ARCHITECTURE = SamArchitecture(
+    name="tiny_small",
     encoder_embed_dim=96,
     encoder_depth=0,
     encoder_num_heads=0,
@@ -85,8 +86,12 @@ TINY_ARCHITECTURE = SamArchitecture(
     encoder_kind="conv",
     conv_widths=(24, 48, 96),
 )
+# The shipped tiny model: the small one grown (packaging/grow_tiny_sam.py) to wider stages, five
+# dilated blocks at stride 8 and stride-2/4 detail; the same decoder, grid and mask size.
+TINY_ARCHITECTURE = replace(TINY_SMALL_ARCHITECTURE, name="tiny", encoder_embed_dim=160, conv_widths=(32, 64, 160),
+                            conv_stage3_blocks=5, conv_detail=True)
 
-KNOWN_ARCHITECTURES = {**OFFICIAL_ARCHITECTURES, "tiny": TINY_ARCHITECTURE}
+KNOWN_ARCHITECTURES = {**OFFICIAL_ARCHITECTURES, "tiny": TINY_ARCHITECTURE, "tiny_small": TINY_SMALL_ARCHITECTURE}
 
 
 def build_sam(arch: SamArchitecture) -> Sam:

@@ -1,0 +1,48 @@
+#!/bin/sh
+# Reproduce the shipped tiny SAM from random weights, every stage in order, on the CPU.
+#
+#   sh packaging/reproduce_tiny_sam.sh [FOLDER]      (default runs/reproduce; THREADS=2 to use 2 threads)
+#
+# Each stage writes into FOLDER and is skipped when its result is already there; stages 6 and 8
+# are resumable run folders, so rerunning the same command after an interruption continues where
+# it stopped. Run times are for one thread of a 2-core CPU (README, "How it is trained").
+# The result is FOLDER/tiny_sam.pth; compare it with packaging/evaluate_tiny_sam.py --checkpoint.
+# Floating-point results differ in their last bits between CPUs and thread counts, so a rerun
+# lands near the shipped figures, not on its exact weights.
+set -e
+cd "$(dirname "$0")/.."
+OUT=${1:-runs/reproduce}
+THREADS=${THREADS:-1}
+PYTHON=${PYTHON:-python}
+# step counts: the shipped model's; a test sets them to 1 to run the whole chain in seconds
+S1=${S1:-3000} S2=${S2:-3600} S3=${S3:-3600} S3_STOP=${S3_STOP:-3250} S4=${S4:-3600} S5=${S5:-600}
+S6=${S6:-20000} S6_STOP=${S6_STOP:-4800} S8=${S8:-3000}
+TRAIN="$PYTHON packaging/train_tiny_sam.py --threads $THREADS --batch-size 4"
+mkdir -p "$OUT"
+
+# stages 1-3: encoder and decoder from random weights on demo-generator scenes (~5 h)
+[ -f "$OUT/stage1.pth" ] || $TRAIN --steps $S1 --save-every 25 --seed 0 --out "$OUT/stage1.pth"
+[ -f "$OUT/stage2.pth" ] || $TRAIN --steps $S2 --lr 3e-4 --warmup 50 --save-every 50 --seed 1 \
+    --init "$OUT/stage1.pth" --out "$OUT/stage2.pth"
+[ -f "$OUT/stage3.pth" ] || $TRAIN --steps $S3 --stop-after $S3_STOP --lr 3e-4 --warmup 50 --save-every 50 --seed 2 \
+    --init "$OUT/stage2.pth" --out "$OUT/stage3.pth"
+# stage 4: stage 3's encoder, a fresh prompt encoder and decoder with the aligned start (~3 h)
+[ -f "$OUT/stage4.pth" ] || $TRAIN --prompts-per-image 4 --steps $S4 --lr 1e-3 --warmup 100 --save-every 50 \
+    --seed 3 --init-encoder "$OUT/stage3.pth" --out "$OUT/stage4.pth"
+# stage 5: all three multimask outputs trained too (~30 min)
+[ -f "$OUT/stage5.pth" ] || $TRAIN --prompts-per-image 4 --steps $S5 --lr 2e-4 --warmup 20 --save-every 50 \
+    --seed 4 --all-outputs-weight 0.5 --init "$OUT/stage4.pth" --out "$OUT/stage5.pth"
+# stage 6: varied scenes, up to 4 harder corrective clicks, weight average; 4,800 steps of a
+# 20,000-step schedule (~2 h)
+$TRAIN --prompts-per-image 4 --steps $S6 --stop-after $S6_STOP --lr 3e-4 --warmup 100 --seed 10 --scenes varied \
+    --max-clicks 4 --random-click-share 0.25 --all-outputs-weight 0.5 --ema 0.998 --save-every 200 \
+    --init "$OUT/stage5.pth" --out "$OUT/stage6"
+# stage 7: the encoder grown (wider, two more dilated blocks, stride-2/4 detail) with its output unchanged
+[ -f "$OUT/stage7.pth" ] || $PYTHON packaging/grow_tiny_sam.py "$OUT/stage6/model.pth" --widths 32 64 160 \
+    --stage3-blocks 5 --detail --out "$OUT/stage7.pth"
+# stage 8: the grown model trained on (~1 h 45 min)
+$TRAIN --prompts-per-image 4 --steps $S8 --lr 2e-4 --warmup 100 --seed 11 --scenes varied --max-clicks 4 \
+    --random-click-share 0.25 --all-outputs-weight 0.5 --ema 0.998 --save-every 200 \
+    --init "$OUT/stage7.pth" --out "$OUT/stage8"
+cp "$OUT/stage8/model.pth" "$OUT/tiny_sam.pth"
+echo "done: $OUT/tiny_sam.pth"
