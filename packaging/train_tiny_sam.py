@@ -206,6 +206,17 @@ def training_step(sam, examples, n_clicks, loss_kind="dice", all_outputs_weight=
     return torch.stack(losses).mean(), float(torch.stack(ious).mean())
 
 
+def optimisation_step(sam, optimizer, examples, n_clicks, args, rng) -> tuple[torch.Tensor, float]:
+    """One AdamW step on ``training_step``'s loss (gradients clipped to norm 1): (loss, mean IoU)."""
+    loss, iou = training_step(sam, examples, n_clicks, args.loss, args.all_outputs_weight, rng,
+                              args.random_click_share)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(sam.parameters(), 1.0)
+    optimizer.step()
+    return loss, iou
+
+
 def learning_rate(step: int, steps: int, peak: float, warmup: int) -> float:
     """Linear warm-up, then cosine decay to 2% of the peak."""
     if step < warmup:
@@ -334,12 +345,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             examples = pool.map(sample_example_seeded, [(args.seed, step, i, side, args.prompts_per_image, args.scenes)
                                                  for i in range(args.batch_size)])
-        loss, iou = training_step(sam, examples, n_clicks, args.loss, args.all_outputs_weight, rng,
-                                  args.random_click_share)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(sam.parameters(), 1.0)
-        optimizer.step()
+        loss, iou = optimisation_step(sam, optimizer, examples, n_clicks, args, rng)
         running_iou = iou if running_iou is None else 0.98 * running_iou + 0.02 * iou
         running_loss = loss.item() if running_loss is None else 0.98 * running_loss + 0.02 * loss.item()
         if (step + 1) % args.save_every == 0 or step + 1 in (args.steps, args.stop_after):
@@ -400,12 +406,7 @@ def run_in_folder(args) -> None:
         n_clicks = int(rng.choice(np.arange(1, args.max_clicks + 1), p=probs))
         jobs = [(args.seed, step, i, side, args.prompts_per_image, args.scenes) for i in range(args.batch_size)]
         examples = pool.map(sample_example_seeded, jobs) if pool else [sample_example_seeded(j) for j in jobs]
-        loss, iou = training_step(sam, examples, n_clicks, args.loss, args.all_outputs_weight, rng,
-                                  args.random_click_share)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(sam.parameters(), 1.0)
-        optimizer.step()
+        loss, iou = optimisation_step(sam, optimizer, examples, n_clicks, args, rng)
         average.update(sam)
         step += 1
         for key, value in (("iou", iou), ("loss", loss.item())):
