@@ -30,11 +30,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.analysis.click_protocol import run_click_protocol  # noqa: E402
+from core.analysis.click_protocol import follow_click_protocol, run_click_protocol  # noqa: E402
 from core.analysis.colour_threshold import DEFAULT_TOLERANCE, colour_threshold_mask  # noqa: E402
 from core.models.sam_engine import SamEngine  # noqa: E402
-from core.prompting.click_simulation import corrective_click, most_interior_point  # noqa: E402
-from core.prompting.metrics import iou  # noqa: E402
 from core.synthetic.scenes import Scene, render_scene  # noqa: E402
 from core.synthetic.unseen_scenes import UNSEEN_SEED, unseen_scene  # noqa: E402
 
@@ -51,17 +49,8 @@ def family_scenes(family: str, count: int, seed: int | None = None, height: int 
 
 def threshold_protocol(image: np.ndarray, truth: np.ndarray, clicks: int, tolerance: float) -> list[float]:
     """IoU after each of ``clicks`` clicks of the standard protocol, for the colour-threshold baseline."""
-    points, labels = [most_interior_point(truth)], [1]
-    mask = colour_threshold_mask(image, np.array(points), np.array(labels), tolerance)
-    ious = [iou(mask, truth)]
-    while len(ious) < clicks:
-        found = corrective_click(mask, truth)
-        if found is not None:
-            points.append(found[0])
-            labels.append(found[1])
-            mask = colour_threshold_mask(image, np.array(points), np.array(labels), tolerance)
-        ious.append(iou(mask, truth))
-    return ious
+    segment = lambda points, labels: colour_threshold_mask(image, np.array(points), np.array(labels), tolerance)  # noqa: E731
+    return follow_click_protocol(truth, clicks, segment).ious
 
 
 def evaluate_model(model: SamEngine | float, scenes: list[Scene], clicks: int = 3) -> dict:

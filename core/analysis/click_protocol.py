@@ -10,6 +10,7 @@ beside the best-rated one for click 1.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,25 +35,40 @@ class ProtocolRun:
     first_output_iou: float = float("nan")
 
 
-def run_click_protocol(engine: SamEngine, embedding: ImageEmbedding, truth: np.ndarray, max_clicks: int = 3) -> ProtocolRun:
-    """Run up to ``max_clicks`` clicks on one (H, W) bool ground truth; stops early when exact."""
-    run = ProtocolRun()
-    run.points.append(most_interior_point(truth))
-    run.labels.append(1)
-    decoded = engine.decode(embedding, np.array(run.points), np.array(run.labels), multimask_output=True)
-    best = int(np.argmax(decoded.predicted_iou))
-    mask, logits = decoded.masks[best], decoded.low_res_logits[best : best + 1]
-    run.first_output_iou = iou(decoded.masks[0], truth)
+def follow_click_protocol(truth: np.ndarray, max_clicks: int,
+                          segment: Callable[[list[tuple[int, int]], list[int]], np.ndarray]) -> ProtocolRun:
+    """The clicks of the protocol for any segmenter: ``segment(points, labels)`` returns the
+    (H, W) bool mask for all clicks so far (points (x, y), labels 1/0) and is called once per
+    click. A click that finds no error repeats the previous IoU."""
+    run = ProtocolRun(points=[most_interior_point(truth)], labels=[1])
+    mask = segment(run.points, run.labels)
     run.ious.append(iou(mask, truth))
     while len(run.ious) < max_clicks:
         found = corrective_click(mask, truth)
         if found is None:
             run.ious.append(run.ious[-1])
             continue
-        point, label = found
-        run.points.append(point)
-        run.labels.append(label)
-        decoded = engine.decode(embedding, np.array(run.points), np.array(run.labels), logits, multimask_output=False)
-        mask, logits = decoded.masks[0], decoded.low_res_logits[0:1]
+        run.points.append(found[0])
+        run.labels.append(found[1])
+        mask = segment(run.points, run.labels)
         run.ious.append(iou(mask, truth))
+    return run
+
+
+def run_click_protocol(engine: SamEngine, embedding: ImageEmbedding, truth: np.ndarray, max_clicks: int = 3) -> ProtocolRun:
+    """Run up to ``max_clicks`` clicks of SAM on one (H, W) bool ground truth."""
+    previous = {}  # the last decode's low-res logits, and the first decode's first output
+
+    def segment(points: list[tuple[int, int]], labels: list[int]) -> np.ndarray:
+        first = "logits" not in previous
+        decoded = engine.decode(embedding, np.array(points), np.array(labels), previous.get("logits"),
+                                multimask_output=first)
+        pick = int(np.argmax(decoded.predicted_iou)) if first else 0
+        if first:
+            previous["first_output"] = decoded.masks[0]
+        previous["logits"] = decoded.low_res_logits[pick : pick + 1]
+        return decoded.masks[pick]
+
+    run = follow_click_protocol(truth, max_clicks, segment)
+    run.first_output_iou = iou(previous["first_output"], truth)
     return run

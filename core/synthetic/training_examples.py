@@ -48,8 +48,7 @@ def sample_example(rng: np.random.Generator, side: int, prompts_per_image: int, 
 def sample_example_seeded(args: tuple):
     """``sample_example`` with its own generator seeded by (seed, step, index): worker-safe.
 
-    args: (seed, step, index, side, prompts_per_image[, scenes]).
+    args: (seed, step, index, side, prompts_per_image, scenes).
     """
-    seed, step, index, side, prompts_per_image, *rest = args
-    scenes = rest[0] if rest else "demo"
+    seed, step, index, side, prompts_per_image, scenes = args
     return sample_example(np.random.default_rng([seed, step, index]), side, prompts_per_image, scenes)
