@@ -54,6 +54,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.io.atomic import atomic_torch_save, atomic_write_bytes  # noqa: E402
+from core.models.grouping_loss import cell_labels, grouping_head, grouping_loss  # noqa: E402
 from core.models.prompt_decoding import decode_low_res, encode_prompts, upscale_to_input_frame  # noqa: E402
 from core.models.sam_architecture import TINY_SMALL_ARCHITECTURE, architecture_from_state_dict, build_sam  # noqa: E402
 from core.prompting.click_simulation import corrective_click, random_interior_point  # noqa: E402
@@ -171,23 +172,32 @@ def decode_all_tokens(sam, embedding, coords, labels, mask_input):
 
 
 def training_step(sam, examples, n_clicks, loss_kind="dice", all_outputs_weight=0.0, rng=None,
-                  random_click_share=0.0):
-    """One batch of examples from ``sample_example``: returns (loss, mean IoU of the single output).
+                  random_click_share=0.0, head=None, grouping_weight=0.0):
+    """One batch of examples from ``sample_example``: returns (loss, mean IoU of the single
+    output, grouping loss or None).
 
     all_outputs_weight: weight of the mean loss over all three multimask outputs, added to the
     best one's for one click (0: SAM's rule, only the best output learns). Scenes here have one
     right answer per click, so this keeps the first output (the app's and PointPrompt's default
     candidate) from being left untrained.
+    head, grouping_weight: with a head (``grouping_head``), add ``grouping_weight`` times the
+    grouping loss (core.models.grouping_loss) of the projected embedding, averaged over images.
     """
     device = sam.device
-    images, truths, firsts = [], [], []
-    for image, truth, first in examples:
+    images, truths, firsts, objects = [], [], [], []
+    for image, truth, first, object_map in examples:
         tensor = torch.as_tensor(image).permute(2, 0, 1).float().to(device)
         images.append(sam.preprocess(tensor[None])[0])
         truths.append(torch.from_numpy(truth).to(device))
         firsts.append(torch.from_numpy(first))
+        objects.append(torch.from_numpy(object_map).long().to(device))
     batch_size = len(examples)
     embeddings = sam.image_encoder(torch.stack(images))
+    grouping = None
+    if head is not None:
+        projected = head(embeddings)
+        grouping = torch.stack([grouping_loss(projected[b], cell_labels(objects[b], projected.shape[-1]))
+                                for b in range(batch_size)]).mean()
     losses, ious = [], []
     for b in range(batch_size):
         embedding = embeddings[b : b + 1]
@@ -203,18 +213,29 @@ def training_step(sam, examples, n_clicks, loss_kind="dice", all_outputs_weight=
             loss = loss + per_output[:, 1:].min(1).values.mean() + all_outputs_weight * per_output[:, 1:].mean()
         losses.append(loss + F.mse_loss(iou_pred, true_iou))
         ious.append(true_iou[:, 0].mean())
-    return torch.stack(losses).mean(), float(torch.stack(ious).mean())
+    loss = torch.stack(losses).mean()
+    if grouping is not None:
+        loss = loss + grouping_weight * grouping
+    return loss, float(torch.stack(ious).mean()), None if grouping is None else grouping.item()
 
 
-def optimisation_step(sam, optimizer, examples, n_clicks, args, rng) -> tuple[torch.Tensor, float]:
-    """One AdamW step on ``training_step``'s loss (gradients clipped to norm 1): (loss, mean IoU)."""
-    loss, iou = training_step(sam, examples, n_clicks, args.loss, args.all_outputs_weight, rng,
-                              args.random_click_share)
+def optimisation_step(sam, optimizer, examples, n_clicks, args, rng, head=None):
+    """One AdamW step on ``training_step``'s loss (gradients clipped to norm 1, the grouping
+    head's included): (loss, mean IoU, grouping loss or None)."""
+    loss, iou, grouping = training_step(sam, examples, n_clicks, args.loss, args.all_outputs_weight, rng,
+                                        args.random_click_share, head, args.grouping_weight)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    torch.nn.utils.clip_grad_norm_(sam.parameters(), 1.0)
+    torch.nn.utils.clip_grad_norm_(trained_parameters(sam, head), 1.0)
     optimizer.step()
-    return loss, iou
+    return loss, iou, grouping
+
+
+def build_grouping_head(sam, args):
+    """The grouping loss's projection head on the embedding, or None when --grouping-weight is 0."""
+    if args.grouping_weight <= 0:
+        return None
+    return grouping_head(sam.mask_decoder.transformer_dim).to(args.device).train()
 
 
 def learning_rate(step: int, steps: int, peak: float, warmup: int) -> float:
@@ -242,6 +263,11 @@ def build_model(args) -> torch.nn.Module:
         prefix = "image_encoder."
         sam.image_encoder.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
     return sam
+
+
+def trained_parameters(sam, head) -> list[torch.nn.Parameter]:
+    """What the optimizer updates: the SAM's parameters, then the grouping head's if any."""
+    return list(sam.parameters()) + ([] if head is None else list(head.parameters()))
 
 
 def click_count_probs(max_clicks: int) -> np.ndarray:
@@ -313,6 +339,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="run folders only: decay of the weight average written as model.pth")
     parser.add_argument("--save-minutes", type=float, default=10.0,
                         help="run folders only: also save when this many minutes passed since the last save")
+    parser.add_argument("--grouping-weight", type=float, default=0.0,
+                        help="weight of the auxiliary grouping loss on the embedding (core.models.grouping_loss; "
+                             "0: off, as the shipped model was trained)")
     parser.add_argument("--out", type=Path, default=Path("resources/models/tiny_sam.pth"),
                         help="a .pth file (one run, rewritten with its log at every save), or a run folder "
                              "(no suffix): resumable, see run_in_folder")
@@ -325,7 +354,8 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     sam = build_model(args).to(args.device).train()
-    optimizer = torch.optim.AdamW(sam.parameters(), lr=args.lr, weight_decay=0.05)
+    head = build_grouping_head(sam, args)
+    optimizer = torch.optim.AdamW(trained_parameters(sam, head), lr=args.lr, weight_decay=0.05)
     n_params = sum(p.numel() for p in sam.parameters())
     print(f"tiny SAM: {n_params / 1e6:.2f}M parameters, {args.steps} steps, seed {args.seed}", flush=True)
     log_path = args.out.with_suffix(".log.jsonl")
@@ -345,7 +375,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             examples = pool.map(sample_example_seeded, [(args.seed, step, i, side, args.prompts_per_image, args.scenes)
                                                  for i in range(args.batch_size)])
-        loss, iou = optimisation_step(sam, optimizer, examples, n_clicks, args, rng)
+        loss, iou, _ = optimisation_step(sam, optimizer, examples, n_clicks, args, rng, head)
         running_iou = iou if running_iou is None else 0.98 * running_iou + 0.02 * iou
         running_loss = loss.item() if running_loss is None else 0.98 * running_loss + 0.02 * loss.item()
         if (step + 1) % args.save_every == 0 or step + 1 in (args.steps, args.stop_after):
@@ -379,12 +409,15 @@ def run_in_folder(args) -> None:
     checkpoint_path, log_path = folder / "checkpoint.pt", folder / "log.jsonl"
     torch.manual_seed(args.seed)
     sam = build_model(args).to(args.device).train()
-    optimizer = torch.optim.AdamW(sam.parameters(), lr=args.lr, weight_decay=0.05)
+    head = build_grouping_head(sam, args)
+    optimizer = torch.optim.AdamW(trained_parameters(sam, head), lr=args.lr, weight_decay=0.05)
     average = WeightAverage(sam, args.ema)
-    step, records, running, elapsed_before = 0, [], {"iou": None, "loss": None}, 0.0
+    step, records, running, elapsed_before = 0, [], {"iou": None, "loss": None, "grouping": None}, 0.0
     if checkpoint_path.exists():
         saved = torch.load(checkpoint_path, map_location=args.device, weights_only=False)
         sam.load_state_dict(saved["model"])
+        if head is not None:
+            head.load_state_dict(saved["grouping_head"])
         optimizer.load_state_dict(saved["optimizer"])
         average.state = {k: v.to(args.device) for k, v in saved["average"].items()}
         step, records, running, elapsed_before = saved["step"], saved["records"], saved["running"], saved["seconds"]
@@ -406,21 +439,25 @@ def run_in_folder(args) -> None:
         n_clicks = int(rng.choice(np.arange(1, args.max_clicks + 1), p=probs))
         jobs = [(args.seed, step, i, side, args.prompts_per_image, args.scenes) for i in range(args.batch_size)]
         examples = pool.map(sample_example_seeded, jobs) if pool else [sample_example_seeded(j) for j in jobs]
-        loss, iou = optimisation_step(sam, optimizer, examples, n_clicks, args, rng)
+        loss, iou, grouping = optimisation_step(sam, optimizer, examples, n_clicks, args, rng, head)
         average.update(sam)
         step += 1
-        for key, value in (("iou", iou), ("loss", loss.item())):
-            running[key] = value if running[key] is None else 0.98 * running[key] + 0.02 * value
+        for key, value in (("iou", iou), ("loss", loss.item()), ("grouping", grouping)):
+            if value is not None:
+                running[key] = value if running.get(key) is None else 0.98 * running[key] + 0.02 * value
         now = time.perf_counter()
         if step % args.save_every == 0 or step == end or now - last_save > 60 * args.save_minutes:
             seconds = elapsed_before + now - start
             record = dict(step=step, loss=round(running["loss"], 4), train_iou=round(running["iou"], 4),
                           seconds=round(seconds, 1), seed=args.seed, lr=round(optimizer.param_groups[0]["lr"], 7))
+            if running.get("grouping") is not None:
+                record["grouping"] = round(running["grouping"], 4)
             print(json.dumps(record), flush=True)
             records.append(record)
             atomic_torch_save(average.state_dict(), folder / "model.pth")
             atomic_torch_save(sam.state_dict(), folder / "last.pth")
             atomic_torch_save(dict(model=sam.state_dict(), optimizer=optimizer.state_dict(), average=average.state,
+                                   grouping_head=None if head is None else head.state_dict(),
                                    step=step, records=records, running=running, seconds=seconds,
                                    args={k: str(v) for k, v in vars(args).items()}), checkpoint_path)
             atomic_write_bytes(log_path, "".join(json.dumps(r) + "\n" for r in records).encode())

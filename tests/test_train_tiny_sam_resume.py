@@ -6,6 +6,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 SCRIPT = Path(__file__).resolve().parents[1] / "packaging" / "train_tiny_sam.py"
@@ -22,9 +23,11 @@ def _train(argv: list[str]) -> None:
         torch.set_num_threads(threads)
 
 
-def test_stopped_and_resumed_run_equals_an_uninterrupted_one(tmp_path):
+@pytest.mark.parametrize("grouping_weight", ["0", "1"])
+def test_stopped_and_resumed_run_equals_an_uninterrupted_one(tmp_path, grouping_weight):
     common = ["--steps", "3", "--batch-size", "1", "--prompts-per-image", "2", "--threads", "1", "--save-every", "1",
-              "--scenes", "varied", "--max-clicks", "3", "--random-click-share", "0.5", "--seed", "3"]
+              "--scenes", "varied", "--max-clicks", "3", "--random-click-share", "0.5", "--seed", "3",
+              "--grouping-weight", grouping_weight]
     _train(common + ["--stop-after", "2", "--out", str(tmp_path / "a")])
     assert json.loads((tmp_path / "a" / "log.jsonl").read_text().splitlines()[-1])["step"] == 2
     _train(common + ["--out", str(tmp_path / "a")])  # the same command continues from step 2
@@ -36,3 +39,10 @@ def test_stopped_and_resumed_run_equals_an_uninterrupted_one(tmp_path):
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
     saved = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)
     assert saved["step"] == 3 and saved["optimizer"]["state"]
+    # the grouping head trains and resumes with the run, but never enters the SAM weights
+    assert ("grouping" in log[-1]) == (grouping_weight == "1")
+    assert (saved["grouping_head"] is not None) == (grouping_weight == "1")
+    assert saved["average"].keys() == torch.load(tmp_path / "a" / "model.pth").keys() == saved["model"].keys()
+    if grouping_weight == "1":
+        other = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)["grouping_head"]
+        assert all(torch.equal(saved["grouping_head"][k], other[k]) for k in other)

@@ -27,7 +27,8 @@ def sample_example(rng: np.random.Generator, side: int, prompts_per_image: int, 
     """One training image and its prompts, drawn from ``rng``.
 
     Returns (image (H, W, 3) uint8 with longest side ``side``, truths (K, side, side) float32
-    padded like SAM's input, first clicks (K, 2) int (x, y)).
+    padded like SAM's input, first clicks (K, 2) int (x, y), objects (side, side) int16: every
+    object's visible part, 0 background, k ≥ 1 the scene's k-th object, -1 padding).
     """
     render = SCENE_GENERATORS[scenes]
     height, width = sample_scene_size(rng, side)
@@ -36,13 +37,17 @@ def sample_example(rng: np.random.Generator, side: int, prompts_per_image: int, 
         scene = render(rng, height, width)
     picks = rng.integers(0, len(scene.masks), size=prompts_per_image)
     truth = np.zeros((prompts_per_image, side, side), np.float32)
+    objects = np.full((side, side), -1, np.int16)
+    objects[:height, :width] = 0
+    for number, mask in enumerate(scene.masks, start=1):
+        objects[:height, :width][mask] = number
     first = []
     for k, index in enumerate(picks):
         mask = scene.masks[index]
         truth[k, :height, :width] = mask
         first.append(most_interior_point(mask) if rng.uniform() < 0.5
                      else random_interior_point(rng, mask, min_depth=2.0))
-    return scene.image, truth, np.array(first)
+    return scene.image, truth, np.array(first), objects
 
 
 def sample_example_seeded(args: tuple):
