@@ -8,6 +8,8 @@ Families (every object of a scene is a target):
   uses other seeds and fresh scenes every step), at the demo dataset's 320×240.
 - "unseen": core.synthetic.unseen_scenes, a family no training generator shares code or
   parameters with (other textures, shapes, counts, sizes, thin structures): generalisation.
+- ``--dataset DIR``: a PointPrompt image dataset (e.g. resources/demo_dataset, what ``make run``
+  opens), each image with its ground truth one target; per-kind results are per category.
 
 Protocol (core.analysis.click_protocol): click 1 at the object's most interior point, SAM's
 best-rated of three masks; clicks 2–3 at the centre of the largest error region, previous
@@ -33,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.analysis.click_protocol import follow_click_protocol, run_click_protocol  # noqa: E402
 from core.analysis.colour_threshold import DEFAULT_TOLERANCE, colour_threshold_mask  # noqa: E402
 from core.models.sam_engine import SamEngine  # noqa: E402
+from core.io.image_datasets import category_entries, list_categories  # noqa: E402
 from core.synthetic.scenes import Scene, render_scene  # noqa: E402
 from core.synthetic.unseen_scenes import UNSEEN_SEED, unseen_scene  # noqa: E402
 
@@ -45,6 +48,21 @@ def family_scenes(family: str, count: int, seed: int | None = None, height: int 
         rng = np.random.default_rng(2026 if seed is None else seed)
         return [render_scene(rng, height, width) for _ in range(count)]
     return [unseen_scene(i, UNSEEN_SEED if seed is None else seed, height, width) for i in range(count)]
+
+
+def dataset_scenes(root: Path) -> list[Scene]:
+    """Every image of a PointPrompt image dataset with a non-empty ground truth, as one-object
+    scenes whose kind is the category."""
+    scenes = []
+    for category in list_categories(root):
+        for entry in category_entries(root, category):
+            image = entry.read()
+            if image.truth is not None and image.truth.any():
+                scenes.append(Scene(image.image, [image.truth], [category], [image.truth]))
+    if not scenes:
+        raise SystemExit(f"{root}: no PointPrompt image dataset with ground truth here (expected "
+                         "<category>/samples.npy and masks, or samples/<category>/<i>_sample.npy)")
+    return scenes
 
 
 def threshold_protocol(image: np.ndarray, truth: np.ndarray, clicks: int, tolerance: float) -> list[float]:
@@ -99,7 +117,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-shipped", action="store_true", help="leave the shipped tiny SAM out")
     parser.add_argument("--no-baseline", action="store_true", help="leave the colour-threshold baseline out")
     parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE, help="the baseline's RGB tolerance")
-    parser.add_argument("--families", nargs="+", choices=FAMILIES, default=list(FAMILIES))
+    parser.add_argument("--families", nargs="*", choices=FAMILIES, default=list(FAMILIES))
+    parser.add_argument("--dataset", type=Path, default=None,
+                        help="also measure on this PointPrompt image dataset (one target per image)")
     parser.add_argument("--scenes", type=int, default=150, help="scenes per family")
     parser.add_argument("--seed", type=int, default=None, help="scene seed (default: each family's own)")
     parser.add_argument("--threads", type=int, default=None)
@@ -114,12 +134,14 @@ def main(argv: list[str] | None = None) -> None:
         models.append(("shipped tiny SAM", SamEngine.from_checkpoint(None, device="cpu", cache_dir=False)))
     for path in args.checkpoint:
         models.append((str(path), SamEngine.from_checkpoint(path, device="cpu", cache_dir=False)))
+    families = [(family, family_scenes(family, args.scenes, args.seed)) for family in args.families]
+    if args.dataset is not None:
+        families.append((str(args.dataset), dataset_scenes(args.dataset)))
     results = []
-    for family in args.families:
-        scenes = family_scenes(family, args.scenes, args.seed)
+    for family, scenes in families:
         for name, model in models:
             start = time.perf_counter()
-            summary = dict(family=family, model=name, scenes=args.scenes, **evaluate_model(model, scenes))
+            summary = dict(family=family, model=name, scenes=len(scenes), **evaluate_model(model, scenes))
             summary["seconds"] = round(time.perf_counter() - start, 1)
             print(json.dumps(summary), flush=True)
             results.append(summary)
