@@ -20,11 +20,13 @@ S6=${S6:-20000} S6_STOP=${S6_STOP:-4800} S8=${S8:-3000}
 TRAIN="$PYTHON packaging/train_tiny_sam.py --threads $THREADS --batch-size 4"
 mkdir -p "$OUT"
 
-# stages 1-3: encoder and decoder from random weights on demo-generator scenes (~5 h)
-[ -f "$OUT/stage1.pth" ] || $TRAIN --steps $S1 --save-every 25 --seed 0 --out "$OUT/stage1.pth"
-[ -f "$OUT/stage2.pth" ] || $TRAIN --steps $S2 --lr 3e-4 --warmup 50 --save-every 50 --seed 1 \
+# stages 1-3: encoder and decoder from random weights on demo-generator scenes (~5 h), with the
+# first trainer's choices: PE scale 4, no aligned attention start
+OLD="--pe-scale 4 --align-gain 0"
+[ -f "$OUT/stage1.pth" ] || $TRAIN --steps $S1 --save-every 25 --seed 0 $OLD --out "$OUT/stage1.pth"
+[ -f "$OUT/stage2.pth" ] || $TRAIN --steps $S2 --lr 3e-4 --warmup 50 --save-every 50 --seed 1 $OLD \
     --init "$OUT/stage1.pth" --out "$OUT/stage2.pth"
-[ -f "$OUT/stage3.pth" ] || $TRAIN --steps $S3 --stop-after $S3_STOP --lr 3e-4 --warmup 50 --save-every 50 --seed 2 \
+[ -f "$OUT/stage3.pth" ] || $TRAIN --steps $S3 --stop-after $S3_STOP --lr 3e-4 --warmup 50 --save-every 50 --seed 2 $OLD \
     --init "$OUT/stage2.pth" --out "$OUT/stage3.pth"
 # stage 4: stage 3's encoder, a fresh prompt encoder and decoder with the aligned start (~3 h)
 [ -f "$OUT/stage4.pth" ] || $TRAIN --prompts-per-image 4 --steps $S4 --lr 1e-3 --warmup 100 --save-every 50 \
@@ -32,7 +34,7 @@ mkdir -p "$OUT"
 # stage 5: all three multimask outputs trained too (~30 min)
 [ -f "$OUT/stage5.pth" ] || $TRAIN --prompts-per-image 4 --steps $S5 --lr 2e-4 --warmup 20 --save-every 50 \
     --seed 4 --all-outputs-weight 0.5 --init "$OUT/stage4.pth" --out "$OUT/stage5.pth"
-# stage 6: varied scenes, up to 4 harder corrective clicks, weight average; 4,800 steps of a
+# stage 6: varied scenes, up to 4 clicks (1-3 corrective, harder), weight average; 4,800 steps of a
 # 20,000-step schedule (~2 h)
 $TRAIN --prompts-per-image 4 --steps $S6 --stop-after $S6_STOP --lr 3e-4 --warmup 100 --seed 10 --scenes varied \
     --max-clicks 4 --random-click-share 0.25 --all-outputs-weight 0.5 --ema 0.998 --save-every 200 \
