@@ -125,6 +125,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write all results to this file")
     args = parser.parse_args(argv)
+    if not args.families and args.dataset is None:
+        parser.error("nothing to measure: name a family (--families demo unseen) or --dataset DIR")
     if args.threads:
         torch.set_num_threads(args.threads)
     models: list[tuple[str, SamEngine | float]] = []

@@ -46,3 +46,12 @@ def test_a_folder_without_a_dataset_is_named(tmp_path):
         assert str(tmp_path) in str(error)
     else:
         raise AssertionError("an empty folder was accepted as a dataset")
+
+
+def test_nothing_to_measure_is_refused(capsys):
+    try:
+        load_script("evaluate_tiny_sam").main(["--no-shipped", "--families"])
+    except SystemExit as error:
+        assert error.code == 2 and "--dataset" in capsys.readouterr().err
+    else:
+        raise AssertionError("an empty measurement was accepted")
