@@ -68,19 +68,15 @@ def sam_maps(args: argparse.Namespace) -> dict:
 def evaluate_uncertainty(args: argparse.Namespace) -> dict:
     """The ``evaluate-uncertainty`` command; returns the summary's headline as a dict."""
     from core.analysis.uncertainty_evaluation import EvaluationOptions, evaluate_dataset, write_outputs
-    from core.io.image_datasets import category_entries, list_categories
+    from core.io.image_datasets import images_with_truth, list_categories
     from core.models.sam_engine import SamEngine
 
     categories = args.category or list_categories(args.dataset)
     if not categories:
         raise FileNotFoundError(f"No PointPrompt image dataset in {args.dataset}: expected <category>/samples.npy "
                                 "or samples/<category>/<i>_sample.npy")
-    objects = []
-    for category in categories:
-        for entry in category_entries(args.dataset, category)[:args.limit]:
-            image = entry.read()
-            if image.truth is not None and image.truth.any():
-                objects.append((image.name, image.image, image.truth))
+    objects = [(image.name, image.image, image.truth)
+               for image in images_with_truth(args.dataset, categories, args.limit)]
     engine = SamEngine.from_checkpoint(args.checkpoint, device=args.device)
     options = EvaluationOptions(clicks=args.clicks, chosen=args.chosen, suggest_from=args.suggest_from)
     records, summary = evaluate_dataset(engine, objects, options, progress=lambda done, total: print(

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.analysis.click_protocol import follow_click_protocol, run_click_protocol  # noqa: E402
 from core.analysis.colour_threshold import DEFAULT_TOLERANCE, colour_threshold_mask  # noqa: E402
 from core.models.sam_engine import SamEngine  # noqa: E402
-from core.io.image_datasets import category_entries, list_categories  # noqa: E402
+from core.io.image_datasets import images_with_truth  # noqa: E402
 from core.synthetic.scenes import Scene, render_scene  # noqa: E402
 from core.synthetic.unseen_scenes import UNSEEN_SEED, unseen_scene  # noqa: E402
 
@@ -53,12 +53,7 @@ def family_scenes(family: str, count: int, seed: int | None = None, height: int 
 def dataset_scenes(root: Path) -> list[Scene]:
     """Every image of a PointPrompt image dataset with a non-empty ground truth, as one-object
     scenes whose kind is the category."""
-    scenes = []
-    for category in list_categories(root):
-        for entry in category_entries(root, category):
-            image = entry.read()
-            if image.truth is not None and image.truth.any():
-                scenes.append(Scene(image.image, [image.truth], [category], [image.truth]))
+    scenes = [Scene(image.image, [image.truth], [image.category], [image.truth]) for image in images_with_truth(root)]
     if not scenes:
         raise SystemExit(f"{root}: no PointPrompt image dataset with ground truth here (expected "
                          "<category>/samples.npy and masks, or samples/<category>/<i>_sample.npy)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.io.image_datasets import DatasetError, list_categories, read_category, write_category
+from core.io.image_datasets import DatasetError, images_with_truth, list_categories, read_category, write_category
 from core.io.masks import MaskSizeError
 from core.paths import DEMO_DATASET
 
@@ -81,3 +81,13 @@ def test_damaged_npy_file_is_named(tmp_path):
     (tmp_path / "Bus" / "samples.npy").write_bytes(b"not numpy at all")
     with pytest.raises(DatasetError, match="Bus/samples.npy is not a readable .npy file.*damaged"):
         read_category(tmp_path, "Bus")
+
+
+def test_images_with_truth_skips_empty_truths_and_keeps_the_limit(tmp_path):
+    image = np.zeros((20, 30, 3), np.uint8)
+    full, empty = np.ones((20, 30), np.uint8), np.zeros((20, 30), np.uint8)
+    write_category(tmp_path, "a", [image] * 3, [full, empty, full])
+    write_category(tmp_path, "b", [image] * 2, [full, full])
+    assert [i.name for i in images_with_truth(tmp_path)] == ["a/0", "a/2", "b/0", "b/1"]
+    assert [i.name for i in images_with_truth(tmp_path, ["b"], limit=1)] == ["b/0"]
+    assert [i.name for i in images_with_truth(tmp_path, limit=2)] == ["a/0", "b/0", "b/1"]

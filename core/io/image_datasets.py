@@ -153,6 +153,19 @@ def read_category(root: str | Path, category: str) -> list[DatasetImage]:
     return [entry.read() for entry in category_entries(root, category)]
 
 
+def images_with_truth(root: str | Path, categories: list[str] | None = None,
+                      limit: int | None = None) -> list[DatasetImage]:
+    """The images of ``categories`` (default: all, in :func:`list_categories` order; at most
+    ``limit`` per category) that have a non-empty ground truth: the targets of an evaluation."""
+    images = []
+    for category in categories or list_categories(root):
+        for entry in category_entries(root, category)[:limit]:
+            image = entry.read()
+            if image.truth is not None and image.truth.any():
+                images.append(image)
+    return images
+
+
 def write_category(root: str | Path, category: str, images: list[np.ndarray], masks: list[np.ndarray]) -> Path:
     """Write layout A: ``<root>/<category>/samples.npy`` and ``labels.npy`` as object arrays
     (uint8 images, uint8 0/1 masks), atomically. Returns the category folder."""
