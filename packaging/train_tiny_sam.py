@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="run folders only: also save when this many minutes passed since the last save")
     parser.add_argument("--grouping-weight", type=float, default=0.0,
                         help="weight of the auxiliary grouping loss on the embedding (core.models.grouping_loss; "
-                             "0: off, as the shipped model was trained)")
+                             "0: off; the shipped model's last stage used 0.5)")
     parser.add_argument("--out", type=Path, default=Path("resources/models/tiny_sam.pth"),
                         help="a .pth file (one run, rewritten with its log at every save), or a run folder "
                              "(no suffix): resumable, see run_in_folder")
