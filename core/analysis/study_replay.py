@@ -51,7 +51,10 @@ from core.models.sam_engine import SamEngine
 SETTINGS_FILE = "replay_settings.json"
 SUMMARY_FILE = "replay_summary.json"
 SETTINGS_VERSION = 1
-REPRODUCTION_TOLERANCE = 1e-6
+# A recorded IoU counts as reproduced within this: batched decoder calls differ from the app's single
+# ones in the last bits, which can flip the few pixels whose logits lie within rounding of 0 (about
+# 1e-5 of IoU each); another model or another ground truth moves IoUs by far more.
+REPRODUCTION_TOLERANCE = 1e-3
 
 
 class ReplayError(Exception):
