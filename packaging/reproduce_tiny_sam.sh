@@ -34,25 +34,24 @@ OLD="--pe-scale 4 --align-gain 0"
 # stage 5: all three multimask outputs trained too (~30 min)
 [ -f "$OUT/stage5.pth" ] || $TRAIN --prompts-per-image 4 --steps $S5 --lr 2e-4 --warmup 20 --save-every 50 \
     --seed 4 --all-outputs-weight 0.5 --init "$OUT/stage4.pth" --out "$OUT/stage5.pth"
+# stages 6, 8, 9 and 10 share these: varied scenes, up to 4 clicks per prompt set (1-3 corrective, a quarter
+# of them at a random pixel of the error), all three outputs trained, weight average, resumable run folders
+VARIED="--prompts-per-image 4 --scenes varied --max-clicks 4 --random-click-share 0.25 --all-outputs-weight 0.5 --ema 0.998 --save-every 200"
 # stage 6: varied scenes, up to 4 clicks (1-3 corrective, harder), weight average; 4,800 steps of a
 # 20,000-step schedule (~2 h)
-$TRAIN --prompts-per-image 4 --steps $S6 --stop-after $S6_STOP --lr 3e-4 --warmup 100 --seed 10 --scenes varied \
-    --max-clicks 4 --random-click-share 0.25 --all-outputs-weight 0.5 --ema 0.998 --save-every 200 \
+$TRAIN $VARIED --steps $S6 --stop-after $S6_STOP --lr 3e-4 --warmup 100 --seed 10 \
     --init "$OUT/stage5.pth" --out "$OUT/stage6"
 # stage 7: the encoder grown (wider, two more dilated blocks, stride-2/4 detail) with its output unchanged
 [ -f "$OUT/stage7.pth" ] || $PYTHON packaging/grow_tiny_sam.py "$OUT/stage6/model.pth" --widths 32 64 160 \
     --stage3-blocks 5 --detail --out "$OUT/stage7.pth"
 # stage 8: the grown model trained on (~1 h 45 min)
-$TRAIN --prompts-per-image 4 --steps $S8 --lr 2e-4 --warmup 100 --seed 11 --scenes varied --max-clicks 4 \
-    --random-click-share 0.25 --all-outputs-weight 0.5 --ema 0.998 --save-every 200 \
+$TRAIN $VARIED --steps $S8 --lr 2e-4 --warmup 100 --seed 11 \
     --init "$OUT/stage7.pth" --out "$OUT/stage8"
 # stage 9: trained on at a lower rate with the auxiliary grouping loss on the embedding (~1 h 20 min)
-$TRAIN --prompts-per-image 4 --steps $S9 --lr 1.5e-4 --warmup 50 --seed 13 --scenes varied --max-clicks 4 \
-    --random-click-share 0.25 --all-outputs-weight 0.5 --ema 0.998 --save-every 200 --grouping-weight 0.5 \
+$TRAIN $VARIED --steps $S9 --lr 1.5e-4 --warmup 50 --seed 13 --grouping-weight 0.5 \
     --init "$OUT/stage8/model.pth" --out "$OUT/stage9"
-# stage 10: stage 9's recipe again, longer, from its weights and another seed (~1 h 25 min on 2 threads)
-$TRAIN --prompts-per-image 4 --steps $S10 --lr 1.5e-4 --warmup 50 --seed 14 --scenes varied --max-clicks 4 \
-    --random-click-share 0.25 --all-outputs-weight 0.5 --ema 0.998 --save-every 200 --grouping-weight 0.5 \
+# stage 10: stage 9's recipe again, longer, from its weights and another seed (73 min on 2 threads)
+$TRAIN $VARIED --steps $S10 --lr 1.5e-4 --warmup 50 --seed 14 --grouping-weight 0.5 \
     --init "$OUT/stage9/model.pth" --out "$OUT/stage10"
 cp "$OUT/stage10/model.pth" "$OUT/tiny_sam.pth"
 echo "done: $OUT/tiny_sam.pth"
