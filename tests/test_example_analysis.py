@@ -60,8 +60,9 @@ def test_example_analysis_matches_a_fresh_run(tmp_path):
 
 def test_the_example_shows_a_worse_last_mask_and_timing():
     images = {(r["image_index"], r["round"]): r for r in csv.DictReader(open(DEFAULT_OUT / "images.csv"))}
-    star1 = images[("1", "0")]  # star/1: the corrective click made the mask worse
-    assert star1["best_timestep"] == "0" and float(star1["best_minus_last"]) > 0
+    # some round's later clicks made the mask worse: its best timestep comes before its last
+    worse = [r for r in images.values() if float(r["best_minus_last"]) > 0]
+    assert worse and all(int(r["best_timestep"]) < int(r["last_timestep"]) for r in worse)
     for row in images.values():  # flagged exactly when the loss passes the threshold (0.05)
         assert row["over_prompted"] == str(int(float(row["best_minus_last"]) > 0.05))
     assert all(r["time_to_best_s"] != "" and r["has_ground_truth"] == "1" for r in images.values())
