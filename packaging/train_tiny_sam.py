@@ -58,7 +58,7 @@ from core.models.grouping_loss import cell_labels, grouping_head, grouping_loss 
 from core.models.prompt_decoding import decode_low_res, encode_prompts, upscale_to_input_frame  # noqa: E402
 from core.models.sam_architecture import TINY_SMALL_ARCHITECTURE, architecture_from_state_dict, build_sam  # noqa: E402
 from core.prompting.click_simulation import corrective_click, random_interior_point  # noqa: E402
-from core.synthetic.training_examples import sample_example, sample_example_seeded  # noqa: E402
+from core.synthetic.training_examples import SCENE_GENERATORS, sample_example, sample_example_seeded  # noqa: E402
 
 
 def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0) -> torch.Tensor:
@@ -327,9 +327,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--init-encoder", type=Path, default=None,
                         help="take only the image encoder from these tiny SAM weights; prompt encoder and "
                              "decoder start fresh")
-    parser.add_argument("--scenes", choices=("demo", "varied"), default="demo",
-                        help="training scene generator: the demo's (core.synthetic.scenes, as the shipped model) "
-                             "or the varied one (core.synthetic.training_scenes)")
+    parser.add_argument("--scenes", choices=tuple(SCENE_GENERATORS), default="demo",
+                        help="training scene generator: the demo's (core.synthetic.scenes), the varied one "
+                             "(core.synthetic.training_scenes) or varied_thin (the varied one with thin strokes "
+                             "and outlines)")
     parser.add_argument("--max-clicks", type=int, default=3,
                         help="clicks per prompt set: 1 half the time, else 2..max-clicks evenly (SAM-style "
                              "corrective clicks with the previous logits as mask input)")

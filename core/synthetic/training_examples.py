@@ -2,8 +2,8 @@
 
 Used by packaging/train_tiny_sam.py; kept here (importable, no torch) so that worker processes
 can render examples in parallel. ``scenes`` picks the generator: "demo" (core.synthetic.scenes,
-the demo's own, as the shipped model was trained) or "varied" (core.synthetic.training_scenes,
-which mixes the demo generator in).
+the demo's own, as the first stages were trained), "varied" (core.synthetic.training_scenes,
+which mixes the demo generator in) or "varied_thin" (the varied one with thin strokes and outlines).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import numpy as np
 
 from core.prompting.click_simulation import most_interior_point, random_interior_point
 from core.synthetic.scenes import render_scene
-from core.synthetic.training_scenes import render_training_scene
+from core.synthetic.training_scenes import render_thin_training_scene, render_training_scene
 
-SCENE_GENERATORS = {"demo": render_scene, "varied": render_training_scene}
+SCENE_GENERATORS = {"demo": render_scene, "varied": render_training_scene, "varied_thin": render_thin_training_scene}
 
 
 def sample_scene_size(rng: np.random.Generator, side: int) -> tuple[int, int]:

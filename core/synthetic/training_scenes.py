@@ -6,6 +6,9 @@ dots, speckle, radial ramps, two-tone splits), camouflaged objects (the backgrou
 in another texture, or the background's texture in other colours), more shape kinds (Fourier
 blobs, Bézier curves, crescents, hollow frames, crosses) at log-uniform sizes from a few pixels
 to half the image, 1–10 objects with occlusion, and global shading, noise and blur.
+``render_thin_training_scene`` (the "varied_thin" generator) adds thin structures on top:
+wandering strokes whose turn rate drifts (so some curl up) and the outlines of blobs, closed or
+cut open, 2–14 px wide.
 
 It shares no code or parameters with core.synthetic.unseen_scenes, the held-out family that
 measures generalisation: keep it that way, or the unseen figures stop meaning anything.
@@ -20,6 +23,7 @@ import numpy as np
 from core.synthetic.scenes import Scene, render_scene, visible_scene
 
 TRAIN_SHAPE_KINDS = ("ellipse", "polygon", "star", "bar", "rectangle", "blob", "curve", "crescent", "frame", "cross")
+THIN_SHAPE_KINDS = ("scribble", "outline")
 
 
 def _colour(rng: np.random.Generator) -> np.ndarray:
@@ -154,6 +158,18 @@ def train_shape(rng: np.random.Generator, kind: str, height: int, width: int, si
         pts = ((1 - t) ** 3 * ctrl[0] + 3 * (1 - t) ** 2 * t * ctrl[1] + 3 * (1 - t) * t**2 * ctrl[2] + t**3 * ctrl[3])
         thickness = int(max(2, min(size * rng.uniform(0.1, 0.35), 14)))
         cv2.polylines(canvas, [np.round(pts).astype(np.int32)], False, 1, thickness)
+    elif kind == "scribble":
+        width = _thickness(rng, size, 0.05, 0.25, 12)
+        cv2.polylines(canvas, [np.round(_wander(rng, cx, cy, size, np.deg2rad(turn), width)).astype(np.int32)],
+                      False, 1, width)
+    elif kind == "outline":
+        pts = _blob_contour(rng, cx, cy, size)
+        if rng.uniform() < 0.5:  # cut open: an arc of 40–90 % of the contour
+            start, keep = int(rng.integers(0, len(pts))), int(len(pts) * rng.uniform(0.4, 0.9))
+            pts, closed = np.roll(pts, -start, axis=0)[:keep], False
+        else:
+            closed = True
+        cv2.polylines(canvas, [np.round(pts).astype(np.int32)], closed, 1, _thickness(rng, size, 0.08, 0.3, 14))
     elif kind == "crescent":
         r = max(2, int(size))
         cv2.circle(canvas, centre, r, 1, -1)
@@ -162,13 +178,51 @@ def train_shape(rng: np.random.Generator, kind: str, height: int, width: int, si
         bite = (int(cx + shift * np.cos(a)), int(cy + shift * np.sin(a)))
         cv2.circle(canvas, bite, int(r * rng.uniform(0.7, 1.0)), 0, -1)
     else:
-        raise ValueError(f"unknown shape kind {kind!r}; expected one of {TRAIN_SHAPE_KINDS}")
+        raise ValueError(f"unknown shape kind {kind!r}; expected one of {TRAIN_SHAPE_KINDS + THIN_SHAPE_KINDS}")
     return canvas.astype(bool)
 
 
+def _thickness(rng: np.random.Generator, size: float, low: float, high: float, cap: int) -> int:
+    """A line width in px: ``size`` times a uniform factor in [low, high], clipped to [2, cap]."""
+    return int(np.clip(size * rng.uniform(low, high), 2, cap))
+
+
+def _wander(rng: np.random.Generator, x: float, y: float, size: float, heading: float, width: int) -> np.ndarray:
+    """(64, 2) float (x, y) points of a stroke 3–8 × ``size`` long from (x, y); its turn rate
+    drifts at random, so a stroke may run straight, bend or curl up to one and a quarter turns,
+    never tighter than a radius of twice its ``width`` px (tighter or longer curls fill in to blobs)."""
+    steps = 64
+    step = size * rng.uniform(3, 8) / steps
+    most = min(step / (2 * width), 1.0)  # radians per step at a radius of curvature of 2 × width
+    rate, turned = rng.normal(0, 0.15), 0.0
+    points = [(x, y)]
+    for _ in range(steps - 1):
+        rate = float(np.clip(rate + rng.normal(0, 0.04), -most, most))
+        if abs(turned + rate) > 2.5 * np.pi:
+            rate = 0.0
+        turned += rate
+        heading += rate
+        x, y = x + step * np.cos(heading), y + step * np.sin(heading)
+        points.append((x, y))
+    return np.array(points)
+
+
+def _blob_contour(rng: np.random.Generator, cx: float, cy: float, size: float) -> np.ndarray:
+    """(96, 2) float (x, y) points of a closed random blob's boundary, radius up to ``size``."""
+    angles = np.linspace(0, 2 * np.pi, 96, endpoint=False)
+    radii = np.ones_like(angles)
+    for k in range(2, 6):
+        radii += rng.uniform(0, 0.5 / k) * np.cos(k * angles + rng.uniform(0, 2 * np.pi))
+    radii = size * np.clip(radii, 0.3, None) / radii.max()
+    squash = rng.uniform(0.4, 1.0)
+    return np.stack([cx + radii * np.cos(angles), cy + squash * radii * np.sin(angles)], 1)
+
+
 def render_training_scene(rng: np.random.Generator, height: int = 256, width: int = 256,
-                          demo_share: float = 0.3, min_visible_px: int = 40) -> Scene:
-    """One training scene: with probability ``demo_share`` the demo generator's, else a varied one.
+                          demo_share: float = 0.3, min_visible_px: int = 40,
+                          kinds: tuple[str, ...] = TRAIN_SHAPE_KINDS) -> Scene:
+    """One training scene: with probability ``demo_share`` the demo generator's, else a varied one
+    whose objects are drawn from ``kinds``.
 
     Objects whose visible part has fewer than ``min_visible_px`` pixels are dropped (the
     scene may then be empty; callers draw again).
@@ -179,9 +233,9 @@ def render_training_scene(rng: np.random.Generator, height: int = 256, width: in
     background, bg_style, bg_colours = texture(rng, height, width)
     image = background.copy()
     count = int(rng.choice(np.arange(1, 11), p=np.array([4, 5, 5, 4, 3, 2, 2, 1, 1, 1]) / 28))
-    kinds = [str(k) for k in rng.choice(TRAIN_SHAPE_KINDS, size=count)]
+    picked = [str(k) for k in rng.choice(kinds, size=count)]
     shapes = []
-    for kind in kinds:
+    for kind in picked:
         size = float(np.exp(rng.uniform(np.log(0.04), np.log(0.45)))) * scale
         shape = train_shape(rng, kind, height, width, size)
         camouflage = rng.uniform()
@@ -205,4 +259,9 @@ def render_training_scene(rng: np.random.Generator, height: int = 256, width: in
     elif blur < 0.4:
         image = cv2.GaussianBlur(image, (5, 5), 0)
 
-    return visible_scene(image, kinds, shapes, min_visible_px)
+    return visible_scene(image, picked, shapes, min_visible_px)
+
+
+def render_thin_training_scene(rng: np.random.Generator, height: int = 256, width: int = 256) -> Scene:
+    """``render_training_scene`` with the thin kinds (THIN_SHAPE_KINDS) among the shapes."""
+    return render_training_scene(rng, height, width, kinds=TRAIN_SHAPE_KINDS + THIN_SHAPE_KINDS)
