@@ -3,7 +3,7 @@
 #
 #   sh packaging/reproduce_tiny_sam.sh [FOLDER]      (default runs/reproduce; THREADS=2 to use 2 threads)
 #
-# Each stage writes into FOLDER and is skipped when its result is already there; stages 6 and 8-11
+# Each stage writes into FOLDER and is skipped when its result is already there; stages 6 and 8-12
 # are resumable run folders, so rerunning the same command after an interruption continues where
 # it stopped. Run times are for one thread of a 2-core CPU (README, "How it is trained").
 # The result is FOLDER/tiny_sam.pth; compare it with packaging/evaluate_tiny_sam.py --checkpoint.
@@ -16,7 +16,7 @@ THREADS=${THREADS:-1}
 PYTHON=${PYTHON:-python}
 # step counts: the shipped model's; a test sets them to 1 to run the whole chain in seconds
 S1=${S1:-3000} S2=${S2:-3600} S3=${S3:-3600} S3_STOP=${S3_STOP:-3250} S4=${S4:-3600} S5=${S5:-600}
-S6=${S6:-20000} S6_STOP=${S6_STOP:-4800} S8=${S8:-3000} S9=${S9:-2000} S10=${S10:-3600} S11=${S11:-4400}
+S6=${S6:-20000} S6_STOP=${S6_STOP:-4800} S8=${S8:-3000} S9=${S9:-2000} S10=${S10:-3600} S11=${S11:-4400} S12=${S12:-4400}
 TRAIN="$PYTHON packaging/train_tiny_sam.py --threads $THREADS --batch-size 4"
 mkdir -p "$OUT"
 
@@ -34,7 +34,7 @@ OLD="--pe-scale 4 --align-gain 0"
 # stage 5: all three multimask outputs trained too (~30 min)
 [ -f "$OUT/stage5.pth" ] || $TRAIN --prompts-per-image 4 --steps $S5 --lr 2e-4 --warmup 20 --save-every 50 \
     --seed 4 --all-outputs-weight 0.5 --init "$OUT/stage4.pth" --out "$OUT/stage5.pth"
-# stages 6 and 8-11 share these: varied scenes, up to 4 clicks per prompt set (1-3 corrective, a quarter
+# stages 6 and 8-12 share these: varied scenes, up to 4 clicks per prompt set (1-3 corrective, a quarter
 # of them at a random pixel of the error), all three outputs trained, weight average, resumable run folders
 VARIED="--prompts-per-image 4 --scenes varied --max-clicks 4 --random-click-share 0.25 --all-outputs-weight 0.5 --ema 0.998 --save-every 200"
 # stage 6: varied scenes, up to 4 clicks (1-3 corrective, harder), weight average; 4,800 steps of a
@@ -56,5 +56,8 @@ $TRAIN $VARIED --steps $S10 --lr 1.5e-4 --warmup 50 --seed 14 --grouping-weight 
 # stage 11: the same recipe once more, from stage 10, another seed (1 h 36 min on 2 threads)
 $TRAIN $VARIED --steps $S11 --lr 1.5e-4 --warmup 50 --seed 15 --grouping-weight 0.5 \
     --init "$OUT/stage10/model.pth" --out "$OUT/stage11"
-cp "$OUT/stage11/model.pth" "$OUT/tiny_sam.pth"
+# stage 12: the same recipe from stage 11 with thin strokes and outlines among the shapes (~1 h 30 min on 2 threads)
+$TRAIN $VARIED --scenes varied_thin --steps $S12 --lr 1.5e-4 --warmup 50 --seed 16 --grouping-weight 0.5 \
+    --init "$OUT/stage11/model.pth" --out "$OUT/stage12"
+cp "$OUT/stage12/model.pth" "$OUT/tiny_sam.pth"
 echo "done: $OUT/tiny_sam.pth"
