@@ -56,7 +56,8 @@ $TRAIN $VARIED --steps $S10 --lr 1.5e-4 --warmup 50 --seed 14 --grouping-weight 
 # stage 11: the same recipe once more, from stage 10, another seed (1 h 36 min on 2 threads)
 $TRAIN $VARIED --steps $S11 --lr 1.5e-4 --warmup 50 --seed 15 --grouping-weight 0.5 \
     --init "$OUT/stage10/model.pth" --out "$OUT/stage11"
-# stage 12: the same recipe from stage 11 with thin strokes and outlines among the shapes (~1 h 30 min on 2 threads)
+# stage 12: the same recipe from stage 11 with thin strokes and outlines among the shapes (--scenes varied_thin,
+# after $VARIED, overrides its --scenes varied; 1 h 37 min on 2 threads)
 $TRAIN $VARIED --scenes varied_thin --steps $S12 --lr 1.5e-4 --warmup 50 --seed 16 --grouping-weight 0.5 \
     --init "$OUT/stage11/model.pth" --out "$OUT/stage12"
 cp "$OUT/stage12/model.pth" "$OUT/tiny_sam.pth"

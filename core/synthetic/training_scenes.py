@@ -156,8 +156,7 @@ def train_shape(rng: np.random.Generator, kind: str, height: int, width: int, si
         ctrl = np.array([cx, cy]) + rng.uniform(-2 * size, 2 * size, (4, 2))
         t = np.linspace(0, 1, 48)[:, None]
         pts = ((1 - t) ** 3 * ctrl[0] + 3 * (1 - t) ** 2 * t * ctrl[1] + 3 * (1 - t) * t**2 * ctrl[2] + t**3 * ctrl[3])
-        thickness = int(max(2, min(size * rng.uniform(0.1, 0.35), 14)))
-        cv2.polylines(canvas, [np.round(pts).astype(np.int32)], False, 1, thickness)
+        cv2.polylines(canvas, [np.round(pts).astype(np.int32)], False, 1, _thickness(rng, size, 0.1, 0.35, 14))
     elif kind == "scribble":
         width = _thickness(rng, size, 0.05, 0.25, 12)
         cv2.polylines(canvas, [np.round(_wander(rng, cx, cy, size, np.deg2rad(turn), width)).astype(np.int32)],
