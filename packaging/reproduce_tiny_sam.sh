@@ -34,8 +34,9 @@ OLD="--pe-scale 4 --align-gain 0"
 # stage 5: all three multimask outputs trained too (~30 min)
 [ -f "$OUT/stage5.pth" ] || $TRAIN --prompts-per-image 4 --steps $S5 --lr 2e-4 --warmup 20 --save-every 50 \
     --seed 4 --all-outputs-weight 0.5 --init "$OUT/stage4.pth" --out "$OUT/stage5.pth"
-# stages 6 and 8-12 share these: varied scenes, up to 4 clicks per prompt set (1-3 corrective, a quarter
-# of them at a random pixel of the error), all three outputs trained, weight average, resumable run folders
+# stages 6 and 8-13 share these: varied scenes (12 and 13 pass --scenes varied_thin after them, which
+# overrides it), up to 4 clicks per prompt set (1-3 corrective, a quarter of them at a random pixel of
+# the error), all three outputs trained, weight average, resumable run folders
 VARIED="--prompts-per-image 4 --scenes varied --max-clicks 4 --random-click-share 0.25 --all-outputs-weight 0.5 --ema 0.998 --save-every 200"
 # stage 6: varied scenes, up to 4 clicks (1-3 corrective, harder), weight average; 4,800 steps of a
 # 20,000-step schedule (~2 h)
@@ -47,21 +48,22 @@ $TRAIN $VARIED --steps $S6 --stop-after $S6_STOP --lr 3e-4 --warmup 100 --seed 1
 # stage 8: the grown model trained on (~1 h 45 min)
 $TRAIN $VARIED --steps $S8 --lr 2e-4 --warmup 100 --seed 11 \
     --init "$OUT/stage7.pth" --out "$OUT/stage8"
-# stage 9: trained on at a lower rate with the auxiliary grouping loss on the embedding (~1 h 20 min)
-$TRAIN $VARIED --steps $S9 --lr 1.5e-4 --warmup 50 --seed 13 --grouping-weight 0.5 \
+# stages 9-13 train on at a lower rate with the auxiliary grouping loss on the embedding
+GROUPING="--lr 1.5e-4 --warmup 50 --grouping-weight 0.5"
+# stage 9: the first of them (~1 h 20 min)
+$TRAIN $VARIED $GROUPING --steps $S9 --seed 13 \
     --init "$OUT/stage8/model.pth" --out "$OUT/stage9"
 # stage 10: stage 9's recipe again, longer, from its weights and another seed (73 min on 2 threads)
-$TRAIN $VARIED --steps $S10 --lr 1.5e-4 --warmup 50 --seed 14 --grouping-weight 0.5 \
+$TRAIN $VARIED $GROUPING --steps $S10 --seed 14 \
     --init "$OUT/stage9/model.pth" --out "$OUT/stage10"
 # stage 11: the same recipe once more, from stage 10, another seed (1 h 36 min on 2 threads)
-$TRAIN $VARIED --steps $S11 --lr 1.5e-4 --warmup 50 --seed 15 --grouping-weight 0.5 \
+$TRAIN $VARIED $GROUPING --steps $S11 --seed 15 \
     --init "$OUT/stage10/model.pth" --out "$OUT/stage11"
-# stage 12: the same recipe from stage 11 with thin strokes and outlines among the shapes (--scenes varied_thin,
-# after $VARIED, overrides its --scenes varied; 1 h 37 min on 2 threads)
-$TRAIN $VARIED --scenes varied_thin --steps $S12 --lr 1.5e-4 --warmup 50 --seed 16 --grouping-weight 0.5 \
+# stage 12: the same recipe from stage 11 with thin strokes and outlines among the shapes (1 h 37 min on 2 threads)
+$TRAIN $VARIED $GROUPING --scenes varied_thin --steps $S12 --seed 16 \
     --init "$OUT/stage11/model.pth" --out "$OUT/stage12"
 # stage 13: stage 12's recipe again, from its weights and another seed (1 h 38 min on 2 threads)
-$TRAIN $VARIED --scenes varied_thin --steps $S13 --lr 1.5e-4 --warmup 50 --seed 17 --grouping-weight 0.5 \
+$TRAIN $VARIED $GROUPING --scenes varied_thin --steps $S13 --seed 17 \
     --init "$OUT/stage12/model.pth" --out "$OUT/stage13"
 cp "$OUT/stage13/model.pth" "$OUT/tiny_sam.pth"
 echo "done: $OUT/tiny_sam.pth"
