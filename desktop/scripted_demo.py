@@ -26,12 +26,18 @@ class ScriptedDemo(QObject):
         super().__init__(window)
         self.window, self.clicks, self.path, self.done = window, clicks, path, 0
         self.wait_for_maps, self.suggest, self._asked, self._finishing = wait_for_maps, suggest, False, False
+        self._started = False
         window.worker.model_loaded.connect(self._start)
         window.controller.result_changed.connect(self._next)
         window.controller.maps.changed.connect(self._maps_changed)
+        if window.worker.engine is not None:  # it loaded before this demo was built: its signal is gone
+            self._start("")
 
     def _start(self, _description: str) -> None:
-        QTimer.singleShot(0, self._next)
+        """Begin once, whether from ``model_loaded`` or from finding the model already loaded."""
+        if not self._started:
+            self._started = True
+            QTimer.singleShot(0, self._next)
 
     def _next(self) -> None:
         controller = self.window.controller
