@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_every_stage_runs_and_ends_in_the_shipped_architecture(tmp_path):
     names = ("S1", "S2", "S3", "S3_STOP", "S4", "S5", "S6", "S6_STOP", "S8", "S9", "S10", "S11", "S12", "S13", "S14")
     steps = {name: "1" for name in names}
-    env = {**os.environ, **steps, "PYTHON": sys.executable, "THREADS": "1"}
+    env = {**os.environ, **steps, "PYTHON": sys.executable, "THREADS": "1", "BATCH": "1"}
     result = subprocess.run(["sh", str(ROOT / "packaging" / "reproduce_tiny_sam.sh"), str(tmp_path / "run")],
                             cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
