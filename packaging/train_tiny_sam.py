@@ -8,7 +8,8 @@ model). ``--out`` a folder (no suffix): resumable, the same command continues fr
 the folder's last checkpoint with optimizer state and per-step seeds (``run_in_folder``), and
 ``model.pth`` there is an exponential moving average of the weights.
 ``--scenes varied`` trains on core.synthetic.training_scenes (many more textures and shapes,
-the demo generator mixed in); ``--max-clicks`` and ``--random-click-share`` make the corrective-
+the demo generator mixed in; ``varied_thin`` adds thin strokes and outlines, ``varied_photo``
+natural-photo textures on top); ``--max-clicks`` and ``--random-click-share`` make the corrective-
 click curriculum longer and less regular. From random weights it trains the small first
 architecture (``TINY_SMALL_ARCHITECTURE``); ``--init`` trains whatever architecture that file
 holds, e.g. one grown by packaging/grow_tiny_sam.py. packaging/reproduce_tiny_sam.sh runs every
@@ -329,8 +330,9 @@ def main(argv: list[str] | None = None) -> None:
                              "decoder start fresh")
     parser.add_argument("--scenes", choices=tuple(SCENE_GENERATORS), default="demo",
                         help="training scene generator: the demo's (core.synthetic.scenes), the varied one "
-                             "(core.synthetic.training_scenes) or varied_thin (the varied one with thin strokes "
-                             "and outlines)")
+                             "(core.synthetic.training_scenes), varied_thin (the varied one with thin strokes "
+                             "and outlines) or varied_photo (varied_thin with natural-photo textures; needs "
+                             "scikit-image)")
     parser.add_argument("--max-clicks", type=int, default=3,
                         help="clicks per prompt set: 1 half the time, else 2..max-clicks evenly (SAM-style "
                              "corrective clicks with the previous logits as mask input)")

@@ -3,7 +3,8 @@
 Used by packaging/train_tiny_sam.py; kept here (importable, no torch) so that worker processes
 can render examples in parallel. ``scenes`` picks the generator: "demo" (core.synthetic.scenes,
 the demo's own, as the first stages were trained), "varied" (core.synthetic.training_scenes,
-which mixes the demo generator in) or "varied_thin" (the varied one with thin strokes and outlines).
+which mixes the demo generator in) "varied_thin" (the varied one with thin strokes and outlines) or "varied_photo" (varied_thin with
+natural-photo textures, core.synthetic.photo_textures; needs scikit-image).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import numpy as np
 
 from core.prompting.click_simulation import most_interior_point, random_interior_point
 from core.synthetic.scenes import render_scene
-from core.synthetic.training_scenes import render_thin_training_scene, render_training_scene
+from core.synthetic.training_scenes import (render_photo_training_scene, render_thin_training_scene,
+                                            render_training_scene)
 
-SCENE_GENERATORS = {"demo": render_scene, "varied": render_training_scene, "varied_thin": render_thin_training_scene}
+SCENE_GENERATORS = {"demo": render_scene, "varied": render_training_scene, "varied_thin": render_thin_training_scene,
+                    "varied_photo": render_photo_training_scene}
 
 
 def sample_scene_size(rng: np.random.Generator, side: int) -> tuple[int, int]:

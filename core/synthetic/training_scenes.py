@@ -20,6 +20,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from core.synthetic.photo_textures import photo_crop
 from core.synthetic.scenes import Scene, render_scene, visible_scene
 
 TRAIN_SHAPE_KINDS = ("ellipse", "polygon", "star", "bar", "rectangle", "blob", "curve", "crescent", "frame", "cross")
@@ -219,9 +220,11 @@ def _blob_contour(rng: np.random.Generator, cx: float, cy: float, size: float) -
 
 def render_training_scene(rng: np.random.Generator, height: int = 256, width: int = 256,
                           demo_share: float = 0.3, min_visible_px: int = 40,
-                          kinds: tuple[str, ...] = TRAIN_SHAPE_KINDS) -> Scene:
+                          kinds: tuple[str, ...] = TRAIN_SHAPE_KINDS, photo_share: float = 0.0) -> Scene:
     """One training scene: with probability ``demo_share`` the demo generator's, else a varied one
-    whose objects are drawn from ``kinds``.
+    whose objects are drawn from ``kinds``. With probability ``photo_share`` the background, and
+    independently each object's fill, is a crop of a natural photo (core.synthetic.photo_textures);
+    a camouflaged object on a photo background is filled from another crop of the same photo.
 
     Objects whose visible part has fewer than ``min_visible_px`` pixels are dropped (the
     scene may then be empty; callers draw again).
@@ -229,7 +232,11 @@ def render_training_scene(rng: np.random.Generator, height: int = 256, width: in
     if rng.uniform() < demo_share:
         return render_scene(rng, height, width)
     scale = min(height, width)
-    background, bg_style, bg_colours = texture(rng, height, width)
+    photo_source = None
+    if photo_share > 0 and rng.uniform() < photo_share:
+        background, photo_source = photo_crop(rng, height, width)
+    else:
+        background, bg_style, bg_colours = texture(rng, height, width)
     image = background.copy()
     count = int(rng.choice(np.arange(1, 11), p=np.array([4, 5, 5, 4, 3, 2, 2, 1, 1, 1]) / 28))
     picked = [str(k) for k in rng.choice(kinds, size=count)]
@@ -238,7 +245,13 @@ def render_training_scene(rng: np.random.Generator, height: int = 256, width: in
         size = float(np.exp(rng.uniform(np.log(0.04), np.log(0.45)))) * scale
         shape = train_shape(rng, kind, height, width, size)
         camouflage = rng.uniform()
-        if camouflage < 0.15:  # the background's colours, another pattern
+        if photo_source is not None and camouflage < 0.3:  # another crop of the background's photo
+            fill = photo_crop(rng, height, width, photo_source)[0]
+        elif photo_share > 0 and rng.uniform() < photo_share:
+            fill = photo_crop(rng, height, width)[0]
+        elif photo_source is not None:
+            fill = texture(rng, height, width)[0]
+        elif camouflage < 0.15:  # the background's colours, another pattern
             fill = texture(rng, height, width, colours=bg_colours)[0]
         elif camouflage < 0.3:  # the background's pattern, other colours
             fill = texture(rng, height, width, style=bg_style)[0]
@@ -264,3 +277,12 @@ def render_training_scene(rng: np.random.Generator, height: int = 256, width: in
 def render_thin_training_scene(rng: np.random.Generator, height: int = 256, width: int = 256) -> Scene:
     """``render_training_scene`` with the thin kinds (THIN_SHAPE_KINDS) among the shapes."""
     return render_training_scene(rng, height, width, kinds=TRAIN_SHAPE_KINDS + THIN_SHAPE_KINDS)
+
+
+PHOTO_SHARE = 0.4
+
+
+def render_photo_training_scene(rng: np.random.Generator, height: int = 256, width: int = 256) -> Scene:
+    """``render_thin_training_scene`` with natural-photo textures (``PHOTO_SHARE`` of backgrounds and fills)."""
+    return render_training_scene(rng, height, width, kinds=TRAIN_SHAPE_KINDS + THIN_SHAPE_KINDS,
+                                 photo_share=PHOTO_SHARE)
