@@ -5,7 +5,7 @@ photographs (a cat, coffee, gravel, grass, brick, a rocket, cells, the moon, ...
 ones, and objects filled with another crop of the same photo are camouflaged the way real
 objects are. The photos are the ones scikit-image ships inside its wheel (``skimage/data``,
 public-domain or permissively licensed); nothing is downloaded. scikit-image is a training-only
-dependency (``pip install scikit-image``); the app never needs it.
+dependency (``pip install -e '.[train]'``); the app never needs it.
 
 Every crop is resampled to the requested size after a random flip or quarter turn, and its
 colours are remapped (channel order, per-channel gain, gamma, contrast, sometimes grey tinted

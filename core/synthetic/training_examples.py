@@ -3,8 +3,9 @@
 Used by packaging/train_tiny_sam.py; kept here (importable, no torch) so that worker processes
 can render examples in parallel. ``scenes`` picks the generator: "demo" (core.synthetic.scenes,
 the demo's own, as the first stages were trained), "varied" (core.synthetic.training_scenes,
-which mixes the demo generator in) "varied_thin" (the varied one with thin strokes and outlines) or "varied_photo" (varied_thin with
-natural-photo textures, core.synthetic.photo_textures; needs scikit-image).
+which mixes the demo generator in), "varied_thin" (the varied one with thin strokes and outlines)
+or "varied_photo" (varied_thin with natural-photo textures, core.synthetic.photo_textures; needs
+scikit-image).
 """
 
 from __future__ import annotations

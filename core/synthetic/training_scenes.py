@@ -249,7 +249,7 @@ def render_training_scene(rng: np.random.Generator, height: int = 256, width: in
             fill = photo_crop(rng, height, width, photo_source)[0]
         elif photo_share > 0 and rng.uniform() < photo_share:
             fill = photo_crop(rng, height, width)[0]
-        elif photo_source is not None:
+        elif photo_source is not None:  # a procedural texture on a photo
             fill = texture(rng, height, width)[0]
         elif camouflage < 0.15:  # the background's colours, another pattern
             fill = texture(rng, height, width, colours=bg_colours)[0]
