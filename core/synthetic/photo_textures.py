@@ -51,8 +51,6 @@ def load_photos() -> tuple[np.ndarray, ...]:
             image = np.repeat(image[..., None], 3, axis=2)
         else:
             image = cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2RGB)
-        if image.dtype != np.uint8:  # 16-bit sources scaled down
-            image = (image.astype(np.float32) * 255.0 / max(float(image.max()), 1.0))
         photos.append(image.astype(np.float32))
     return tuple(photos)
 
