@@ -8,6 +8,9 @@ Families (every object of a scene is a target):
   uses other seeds and fresh scenes every step), at the demo dataset's 320×240.
 - "unseen": core.synthetic.unseen_scenes, a family no training generator shares code or
   parameters with (other textures, shapes, counts, sizes, thin structures): generalisation.
+- "varied", "varied_thin" (on request): the training generators themselves
+  (core.synthetic.training_scenes) with a seed of their own (2027): how well the model fits
+  what it trains on, apart from how it generalises.
 - ``--dataset DIR``: a PointPrompt image dataset (e.g. resources/demo_dataset, what ``make run``
   opens), each image with its ground truth one target; per-kind results are per category.
 
@@ -37,17 +40,21 @@ from core.analysis.colour_threshold import DEFAULT_TOLERANCE, colour_threshold_m
 from core.models.sam_engine import SamEngine  # noqa: E402
 from core.io.image_datasets import images_with_truth  # noqa: E402
 from core.synthetic.scenes import Scene, render_scene  # noqa: E402
+from core.synthetic.training_scenes import render_thin_training_scene, render_training_scene  # noqa: E402
 from core.synthetic.unseen_scenes import UNSEEN_SEED, unseen_scene  # noqa: E402
 
 FAMILIES = ("demo", "unseen")
+TRAINING_FAMILIES = {"varied": render_training_scene, "varied_thin": render_thin_training_scene}
 
 
 def family_scenes(family: str, count: int, seed: int | None = None, height: int = 240, width: int = 320) -> list[Scene]:
-    """``count`` held-out scenes of ``family`` ("demo": seed 2026 by default; "unseen": UNSEEN_SEED)."""
-    if family == "demo":
-        rng = np.random.default_rng(2026 if seed is None else seed)
-        return [render_scene(rng, height, width) for _ in range(count)]
-    return [unseen_scene(i, UNSEEN_SEED if seed is None else seed, height, width) for i in range(count)]
+    """``count`` held-out scenes of ``family`` ("demo": seed 2026 by default; "unseen": UNSEEN_SEED;
+    "varied", "varied_thin": 2027; the trainer seeds its scenes with (seed, step, index) triples)."""
+    if family == "unseen":
+        return [unseen_scene(i, UNSEEN_SEED if seed is None else seed, height, width) for i in range(count)]
+    render = TRAINING_FAMILIES.get(family, render_scene)
+    rng = np.random.default_rng((2026 if family == "demo" else 2027) if seed is None else seed)
+    return [render(rng, height, width) for _ in range(count)]
 
 
 def dataset_scenes(root: Path) -> list[Scene]:
@@ -112,7 +119,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-shipped", action="store_true", help="leave the shipped tiny SAM out")
     parser.add_argument("--no-baseline", action="store_true", help="leave the colour-threshold baseline out")
     parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE, help="the baseline's RGB tolerance")
-    parser.add_argument("--families", nargs="*", choices=FAMILIES, default=list(FAMILIES))
+    parser.add_argument("--families", nargs="*", choices=FAMILIES + tuple(TRAINING_FAMILIES), default=list(FAMILIES),
+                        help="scene families (default: demo unseen; varied and varied_thin are training generators)")
     parser.add_argument("--dataset", type=Path, default=None,
                         help="also measure on this PointPrompt image dataset (one target per image)")
     parser.add_argument("--scenes", type=int, default=150, help="scenes per family")

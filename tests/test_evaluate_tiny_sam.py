@@ -55,3 +55,18 @@ def test_nothing_to_measure_is_refused(capsys):
         assert error.code == 2 and "--dataset" in capsys.readouterr().err
     else:
         raise AssertionError("an empty measurement was accepted")
+
+
+def test_training_families_are_held_out_scenes_of_the_training_generators():
+    """"varied" and "varied_thin" render the trainer's own generators from a seed of their own:
+    the same scenes on every call, different from the demo family's, and varied_thin draws thin
+    kinds the plain varied generator never makes."""
+    script = load_script("evaluate_tiny_sam")
+    varied = script.family_scenes("varied", 3)
+    again = script.family_scenes("varied", 3)
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(varied, again))
+    assert not np.array_equal(varied[0].image, script.family_scenes("demo", 1)[0].image)
+    thin_kinds = {kind for scene in script.family_scenes("varied_thin", 40) for kind in scene.kinds}
+    plain_kinds = {kind for scene in script.family_scenes("varied", 40) for kind in scene.kinds}
+    assert thin_kinds - plain_kinds, (thin_kinds, plain_kinds)
+    assert all(scene.image.shape == (240, 320, 3) for scene in varied)
