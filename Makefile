@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_contrast_cam.py
 	$(PY) bench/bench_per_sample_gradients.py
 	$(PY) bench/bench_study_replay.py
+	$(PY) bench/bench_training_step.py
 
 clean-venv:
 	rm -rf $(VENV)

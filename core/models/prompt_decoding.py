@@ -21,6 +21,20 @@ def encode_prompts(
     return sam.prompt_encoder(points=points, boxes=None, masks=mask_input)
 
 
+def image_and_dense(embedding: torch.Tensor, dense: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The decoder's (image embedding, dense prompt embedding) pair for one image or one image per prompt set.
+
+    embedding: (1, C, g, g), one image for all B prompt sets, or (B, C, g, g), prompt set b on
+    image b; dense: (B, C, g, g). SAM's decoder repeats a single image embedding once per prompt
+    set and adds the dense prompt embedding to each copy; adding each prompt set's own image here
+    and handing the decoder a zero image gives the same sums (x + 0 is exact), so prompt sets on
+    different images decode in one call.
+    """
+    if embedding.shape[0] == 1:
+        return embedding, dense
+    return embedding.new_zeros((1, *embedding.shape[1:])), dense + embedding
+
+
 def decode_low_res(
     sam: Sam,
     embedding: torch.Tensor,
@@ -29,9 +43,10 @@ def decode_low_res(
     mask_input: torch.Tensor | None = None,
     multimask_output: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run the prompt encoder and mask decoder for a batch of prompt sets on one image.
+    """Run the prompt encoder and mask decoder for a batch of prompt sets on one image (or one image each).
 
-    embedding: (1, C, g, g) image embedding.
+    embedding: (1, C, g, g) image embedding, or (B, C, g, g): prompt set b on image b
+        (:func:`image_and_dense`).
     coords: (B, N, 2) float points (x, y) in the input frame; labels: (B, N) with 1 for
         inclusion, 0 for exclusion, -1 for padding. Both None for a prompt-free decode.
     mask_input: optional (B, 1, 4g, 4g) low-res logits of a previous prediction.
@@ -40,6 +55,7 @@ def decode_low_res(
     ``SamPredictor.predict_torch`` minus its ``no_grad``.
     """
     sparse, dense = encode_prompts(sam, coords, labels, mask_input)
+    embedding, dense = image_and_dense(embedding, dense)
     return sam.mask_decoder(
         image_embeddings=embedding,
         image_pe=sam.prompt_encoder.get_dense_pe(),
