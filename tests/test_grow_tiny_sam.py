@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 
 from core.models.checkpoint import load_sam
 from core.models.sam_architecture import TINY_SMALL_ARCHITECTURE, build_sam
 from core.models.tiny_conv_encoder import stage3_dilation
-
-SCRIPT = Path(__file__).resolve().parents[1] / "packaging" / "grow_tiny_sam.py"
-
-
-def _module():
-    spec = importlib.util.spec_from_file_location("grow_tiny_sam", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.test_packaging_scripts import load_script
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +27,7 @@ def small_file(tmp_path_factory):
 @pytest.fixture(scope="module")
 def grown_file(small_file, tmp_path_factory):
     out = tmp_path_factory.mktemp("grown") / "grown.pth"
-    _module().main([str(small_file), "--widths", "32", "64", "160", "--stage3-blocks", "5", "--detail",
+    load_script("grow_tiny_sam").main([str(small_file), "--widths", "32", "64", "160", "--stage3-blocks", "5", "--detail",
                     "--global-blocks", "2", "--out", str(out)])
     return out
 
@@ -84,7 +73,7 @@ def test_every_new_part_gets_a_gradient(grown_file):
 
 
 def test_shrinking_or_a_vit_is_refused():
-    grow = _module().grow_tiny_sam
+    grow = load_script("grow_tiny_sam").grow_tiny_sam
     state = build_sam(TINY_SMALL_ARCHITECTURE).state_dict()
     with pytest.raises(ValueError, match="cannot shrink"):
         grow(state, (16, 48, 96), 3, False)
@@ -102,9 +91,7 @@ def test_shrinking_or_a_vit_is_refused():
 
 def test_training_continues_from_a_grown_checkpoint(grown_file, tmp_path):
     """train_tiny_sam.py --init builds the architecture the file holds, not the shipped one."""
-    spec = importlib.util.spec_from_file_location("train_tiny_sam", SCRIPT.parent / "train_tiny_sam.py")
-    train = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train)
+    train = load_script("train_tiny_sam")
     threads = torch.get_num_threads()
     try:
         train.main(["--steps", "1", "--batch-size", "1", "--prompts-per-image", "1", "--threads", "1",

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[1] / "packaging" / "train_tiny_sam.py"
+from tests.test_packaging_scripts import load_script
 
 
 def _train(argv: list[str]) -> None:
-    spec = importlib.util.spec_from_file_location("train_tiny_sam", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("train_tiny_sam")
     threads = torch.get_num_threads()
     try:
         module.main(argv)

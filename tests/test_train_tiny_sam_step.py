@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import torch
 
 from core.models.prompt_decoding import decode_low_res
 from core.models.sam_architecture import TINY_SMALL_ARCHITECTURE, build_sam
 from core.synthetic.training_examples import sample_example_seeded
-
-SCRIPT = Path(__file__).resolve().parents[1] / "packaging" / "train_tiny_sam.py"
-
-
-def _trainer():
-    spec = importlib.util.spec_from_file_location("train_tiny_sam", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.test_packaging_scripts import load_script
 
 
 def test_prompt_sets_on_different_images_decode_as_each_on_its_own():
@@ -44,7 +33,7 @@ def test_prompt_sets_on_different_images_decode_as_each_on_its_own():
 
 
 def test_a_bf16_step_trains_and_its_loss_matches_fp32():
-    trainer = _trainer()
+    trainer = load_script("train_tiny_sam")
     examples = [sample_example_seeded((4, 0, i, 256, 2, "varied")) for i in range(2)]
     losses, changed = {}, {}
     for precision in ("fp32", "bf16"):
