@@ -46,6 +46,7 @@ import multiprocessing
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -88,14 +89,34 @@ def hard_iou(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(inter))
 
 
-def random_corrective_click(rng: np.random.Generator, prediction: np.ndarray, truth: np.ndarray):
+def random_corrective_click(rng: np.random.Generator, prediction: np.ndarray, truth: np.ndarray, found):
     """Like ``corrective_click`` (same label rule), but at a random pixel of that error type at
-    least 1 px inside it, not the centre of the largest error: a harder, less regular click."""
-    found = corrective_click(prediction, truth)
+    least 1 px inside it, not the centre of the largest error: a harder, less regular click.
+    found: ``corrective_click(prediction, truth)``, computed already."""
     if found is None:
         return None
     error = (truth & ~prediction) if found[1] == 1 else (prediction & ~truth)
     return random_interior_point(rng, error, min_depth=1.0), found[1]
+
+
+_CLICK_THREADS = ThreadPoolExecutor(max_workers=min(16, os.cpu_count() or 1), thread_name_prefix="clicks")
+
+
+def next_clicks(masks: np.ndarray, truths: np.ndarray, rng=None, random_click_share: float = 0.0):
+    """The next corrective click of each of K prompt sets: masks, truths (K, S, S) bool.
+
+    Returns K ((x, y), label) pairs, ((0, 0), -1) (padding, which SAM ignores) where a mask is
+    exact. The centres of the largest errors are found in threads (OpenCV's distance transform
+    releases the GIL), so a GPU's large batches do not wait on one core; the random share then
+    draws from ``rng`` in prompt-set order.
+    """
+    found = list(_CLICK_THREADS.map(corrective_click, masks, truths))
+    clicks = []
+    for k, click in enumerate(found):
+        if random_click_share > 0 and rng.uniform() < random_click_share:
+            click = random_corrective_click(rng, masks[k], truths[k], click)
+        clicks.append(click if click else ((0, 0), -1))
+    return clicks
 
 
 def simulate_prompts(sam, embedding, truths, first_points, n_clicks, rng=None, random_click_share=0.0):
@@ -120,15 +141,8 @@ def simulate_prompts(sam, embedding, truths, first_points, n_clicks, rng=None, r
             pick = iou_pred.argmax(1) if multimask else torch.zeros(len(coords), dtype=torch.long, device=device)
             low_res = low_res[torch.arange(len(coords), device=device), pick][:, None]
             masks = (upscale_to_input_frame(sam, low_res)[:, 0] > 0).cpu().numpy()
-            new_points, new_labels = [], []
-            for k in range(len(coords)):
-                if random_click_share > 0 and rng.uniform() < random_click_share:
-                    found = random_corrective_click(rng, masks[k], truth_np[k])
-                else:
-                    found = corrective_click(masks[k], truth_np[k])
-                point, label = found if found else ((0, 0), -1)  # -1: padding, ignored by SAM
-                new_points.append(point)
-                new_labels.append(label)
+            clicks = next_clicks(masks, truth_np, rng, random_click_share)
+            new_points, new_labels = [point for point, _ in clicks], [label for _, label in clicks]
             coords = torch.cat([coords, torch.tensor(new_points, dtype=torch.float32, device=device)[:, None]], 1)
             labels = torch.cat([labels, torch.tensor(new_labels, device=device)[:, None]], 1)
             mask_input = low_res
@@ -416,6 +430,27 @@ def main(argv: list[str] | None = None) -> None:
         pool.join()
 
 
+def step_batches(pool, args, side: int, start: int, end: int):
+    """The examples of steps start..end-1, each drawn from seeds (seed, step, index).
+
+    With a worker pool the next step's batch renders while this one trains (one batch ahead):
+    on a GPU a step takes less time than rendering its scenes in one process.
+    """
+    def jobs(step: int) -> list[tuple]:
+        return [(args.seed, step, i, side, args.prompts_per_image, args.scenes) for i in range(args.batch_size)]
+
+    if pool is None:
+        for step in range(start, end):
+            yield [sample_example_seeded(job) for job in jobs(step)]
+        return
+    pending = pool.map_async(sample_example_seeded, jobs(start)) if start < end else None
+    for step in range(start, end):
+        examples = pending.get()
+        if step + 1 < end:
+            pending = pool.map_async(sample_example_seeded, jobs(step + 1))
+        yield examples
+
+
 def run_in_folder(args) -> None:
     """Resumable training into the folder ``args.out``; the same command continues a stopped run.
 
@@ -454,14 +489,14 @@ def run_in_folder(args) -> None:
     side = sam.image_encoder.img_size
     probs = click_count_probs(args.max_clicks)
     end = min(args.steps, args.stop_after or args.steps)
+    batches = step_batches(pool, args, side, step, end)
     while step < end:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, args.steps, args.lr, args.warmup)
         rng = np.random.default_rng([args.seed, step, 1_000_000])
         torch.manual_seed(args.seed * 1_000_003 + step)
         n_clicks = int(rng.choice(np.arange(1, args.max_clicks + 1), p=probs))
-        jobs = [(args.seed, step, i, side, args.prompts_per_image, args.scenes) for i in range(args.batch_size)]
-        examples = pool.map(sample_example_seeded, jobs) if pool else [sample_example_seeded(j) for j in jobs]
+        examples = next(batches)
         loss, iou, grouping = optimisation_step(sam, optimizer, examples, n_clicks, args, rng, head)
         average.update(sam)
         step += 1

@@ -42,3 +42,15 @@ def test_stopped_and_resumed_run_equals_an_uninterrupted_one(tmp_path, grouping_
     if grouping_weight == "1":
         other = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)["grouping_head"]
         assert all(torch.equal(saved["grouping_head"][k], other[k]) for k in other)
+
+
+def test_batches_rendered_ahead_by_a_worker_train_the_same_weights(tmp_path):
+    """--workers renders each step's scenes in another process, one step ahead of training; the
+    scenes come from the same (seed, step, index) seeds, so the weights equal a run without workers."""
+    common = ["--steps", "2", "--batch-size", "2", "--prompts-per-image", "1", "--threads", "1", "--save-every", "1",
+              "--scenes", "varied", "--max-clicks", "2", "--seed", "5"]
+    _train(common + ["--workers", "1", "--out", str(tmp_path / "workers")])
+    _train(common + ["--out", str(tmp_path / "inline")])
+    a, b = torch.load(tmp_path / "workers" / "last.pth"), torch.load(tmp_path / "inline" / "last.pth")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [json.loads(line)["step"] for line in (tmp_path / "workers" / "log.jsonl").read_text().splitlines()] == [1, 2]

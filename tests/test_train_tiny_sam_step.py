@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from core.models.prompt_decoding import decode_low_res
+from core.prompting.click_simulation import corrective_click
 from core.models.sam_architecture import TINY_SMALL_ARCHITECTURE, build_sam
 from core.synthetic.training_examples import sample_example_seeded
 from tests.test_packaging_scripts import load_script
@@ -52,3 +53,25 @@ def test_a_bf16_step_trains_and_its_loss_matches_fp32():
         assert sam.image_encoder.stem[0].weight.dtype == torch.float32  # autocast leaves the weights in fp32
     assert changed == {"fp32": True, "bf16": True}
     assert abs(losses["bf16"] - losses["fp32"]) < 0.03 * losses["fp32"], losses
+
+
+def test_next_clicks_in_threads_are_the_protocol_clicks_in_order():
+    """Found in threads, returned in prompt-set order: the centre of each largest error, padding
+    (label -1) for an exact mask, and with a random share of 1 a pixel of that same error type."""
+    trainer = load_script("train_tiny_sam")
+    truths = np.zeros((12, 64, 64), bool)
+    for k in range(12):
+        truths[k, 8 + k : 40 + k, 10:50] = True
+    masks = truths.copy()
+    masks[::3] = np.roll(truths[::3], 6, axis=2)  # shifted: both error types
+    masks[1::3, :, :20] = False  # a false negative only; masks[2::3] stay exact
+    clicks = trainer.next_clicks(masks, truths)
+    expected = [corrective_click(m, t) or ((0, 0), -1) for m, t in zip(masks, truths)]
+    assert clicks == expected and [label for _, label in clicks[2::3]] == [-1] * 4
+    random = trainer.next_clicks(masks, truths, np.random.default_rng(0), 1.0)
+    for k, ((x, y), label) in enumerate(random):
+        assert label == expected[k][1]
+        if label == 1:
+            assert truths[k, y, x] and not masks[k, y, x]
+        elif label == 0:
+            assert masks[k, y, x] and not truths[k, y, x]
