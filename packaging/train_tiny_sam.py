@@ -16,9 +16,9 @@ holds, e.g. one grown by packaging/grow_tiny_sam.py. packaging/reproduce_tiny_sa
 stage of the shipped model.
 
 Each step renders a batch of fresh scenes (core.synthetic.scenes), encodes them once, and
-decodes several prompt sets per image with SAM's interactive protocol: a first inclusion
-click inside an object (half the time at its most interior point), then 0–2 simulated
-corrective clicks (core.prompting.click_simulation) fed back with the previous low-res
+decodes several prompt sets per image (a whole batch's in one decoder call) with SAM's
+interactive protocol: a first inclusion click inside an object (half the time at its most
+interior point), then simulated corrective clicks (up to ``--max-clicks`` in all) (core.prompting.click_simulation) fed back with the previous low-res
 logits as mask input, as SAM's own training did. Only the last decode of a step carries
 gradients. The decoder computes all four mask tokens in one call: the single-output token
 (what SAM returns without multimask output) is trained on every step, and for one click the
@@ -342,7 +342,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
-                        help="bf16: bfloat16 autocast for the forward pass (weights stay float32); about 1.5x "
+                        help="bf16: bfloat16 autocast for the forward pass (weights stay float32); about 1.4x "
                              "faster steps on a CPU with AMX (bench/bench_training_step.py); the shipped "
                              "stages were trained in fp32")
     parser.add_argument("--save-every", type=int, default=100)
