@@ -18,8 +18,9 @@ stage of the shipped model.
 Each step renders a batch of fresh scenes (core.synthetic.scenes), encodes them once, and
 decodes several prompt sets per image (a whole batch's in one decoder call) with SAM's
 interactive protocol: a first inclusion click inside an object (half the time at its most
-interior point), then simulated corrective clicks (up to ``--max-clicks`` in all) (core.prompting.click_simulation) fed back with the previous low-res
-logits as mask input, as SAM's own training did. Only the last decode of a step carries
+interior point), then simulated corrective clicks (core.prompting.click_simulation; up to
+``--max-clicks`` clicks in all) fed back with the previous low-res logits as mask input, as
+SAM's own training did. Only the last decode of a step carries
 gradients. The decoder computes all four mask tokens in one call: the single-output token
 (what SAM returns without multimask output) is trained on every step, and for one click the
 best of the three multimask outputs is trained too, as in SAM. Loss (default "dice"): Dice per
