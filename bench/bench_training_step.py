@@ -3,8 +3,8 @@
     python bench/bench_training_step.py [--steps 8] [--threads 2] [--device cpu]
 
 Builds the trainer's model from the shipped tiny SAM's weights and times ``optimisation_step``
-of packaging/train_tiny_sam.py with the shipped recipe's settings (batch 4, 4 prompt sets per
-image, varied_thin scenes, grouping loss 0.5), alternating the two precisions step by step on
+of packaging/train_tiny_sam.py with stage 14's settings (batch 4, 4 prompt sets per image,
+varied_thin scenes, grouping loss 0.5), alternating the two precisions step by step on
 the same pre-rendered batches, so a drift in the machine's speed hits both alike. The first
 step of each precision is a warm-up and is not counted. Prints the median seconds per step of
 each, their ratio, and the mean training loss of each over the timed steps (the two should
@@ -97,7 +97,7 @@ def time_clicks(trainer) -> None:
         assert in_threads == [click or ((0, 0), -1) for click in one_by_one]
     one, many = statistics.median(serial), statistics.median(threaded)
     print(f"corrective clicks of {len(masks)} prompt sets: one by one {1e3 * one:.0f} ms, "
-          f"in {trainer._CLICK_THREADS._max_workers} threads {1e3 * many:.0f} ms, ratio {one / many:.2f}x")
+          f"in {trainer.CLICK_THREADS} threads {1e3 * many:.0f} ms, ratio {one / many:.2f}x")
 
 
 if __name__ == "__main__":

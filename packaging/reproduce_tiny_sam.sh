@@ -17,7 +17,7 @@ PYTHON=${PYTHON:-python}
 # step counts: the shipped model's; a test sets them to 1 to run the whole chain in seconds
 S1=${S1:-3000} S2=${S2:-3600} S3=${S3:-3600} S3_STOP=${S3_STOP:-3250} S4=${S4:-3600} S5=${S5:-600}
 S6=${S6:-20000} S6_STOP=${S6_STOP:-4800} S8=${S8:-3000} S9=${S9:-2000} S10=${S10:-3600} S11=${S11:-4400} S12=${S12:-4400} S13=${S13:-4400} S14=${S14:-4400} S15=${S15:-1200}
-BATCH=${BATCH:-4}  # images per step (the shipped model's: 4); the test sets 1
+BATCH=${BATCH:-4}  # images per step (stages 1-14: 4, stage 15: twice BATCH); the test sets 1
 TRAIN="$PYTHON packaging/train_tiny_sam.py --threads $THREADS --batch-size $BATCH"
 mkdir -p "$OUT"
 

@@ -100,7 +100,8 @@ def random_corrective_click(rng: np.random.Generator, prediction: np.ndarray, tr
     return random_interior_point(rng, error, min_depth=1.0), found[1]
 
 
-_CLICK_THREADS = ThreadPoolExecutor(max_workers=min(16, os.cpu_count() or 1), thread_name_prefix="clicks")
+CLICK_THREADS = min(16, os.cpu_count() or 1)  # threads that find a step's corrective clicks
+_CLICK_POOL = ThreadPoolExecutor(max_workers=CLICK_THREADS, thread_name_prefix="clicks")
 
 
 def next_clicks(masks: np.ndarray, truths: np.ndarray, rng=None, random_click_share: float = 0.0):
@@ -111,7 +112,7 @@ def next_clicks(masks: np.ndarray, truths: np.ndarray, rng=None, random_click_sh
     releases the GIL), so a GPU's large batches do not wait on one core; the random share then
     draws from ``rng`` in prompt-set order.
     """
-    found = list(_CLICK_THREADS.map(corrective_click, masks, truths))
+    found = list(_CLICK_POOL.map(corrective_click, masks, truths))
     clicks = []
     for k, click in enumerate(found):
         if random_click_share > 0 and rng.uniform() < random_click_share:
