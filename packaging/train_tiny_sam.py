@@ -345,8 +345,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                         help="bf16: bfloat16 autocast for the forward pass (weights stay float32); about 1.4x "
-                             "faster steps on a CPU with AMX (bench/bench_training_step.py); the shipped "
-                             "stages were trained in fp32")
+                             "faster steps on a CPU with AMX (bench/bench_training_step.py); stages 1-14 of "
+                             "the shipped model were trained in fp32, stage 15 in bf16")
     parser.add_argument("--save-every", type=int, default=100)
     parser.add_argument("--workers", type=int, default=0,
                         help="render scenes in this many processes (for GPU training); 0 renders in this "
