@@ -404,16 +404,18 @@ def main(argv: list[str] | None = None) -> None:
     running_iou, running_loss = None, None
     records = []
     probs = click_count_probs(args.max_clicks)
-    for step in range(min(args.steps, args.stop_after or args.steps)):
+    side = sam.image_encoder.img_size
+    end = min(args.steps, args.stop_after or args.steps)
+    # with workers, the seeded batches of step_batches; without, scenes from this run's one generator
+    batches = step_batches(pool, args, side, 0, end) if pool is not None else None
+    for step in range(end):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, args.steps, args.lr, args.warmup)
         n_clicks = int(rng.choice(np.arange(1, args.max_clicks + 1), p=probs))
-        side = sam.image_encoder.img_size
-        if pool is None:
+        if batches is None:
             examples = [sample_example(rng, side, args.prompts_per_image, args.scenes) for _ in range(args.batch_size)]
         else:
-            examples = pool.map(sample_example_seeded, [(args.seed, step, i, side, args.prompts_per_image, args.scenes)
-                                                 for i in range(args.batch_size)])
+            examples = next(batches)
         loss, iou, _ = optimisation_step(sam, optimizer, examples, n_clicks, args, rng, head)
         running_iou = iou if running_iou is None else 0.98 * running_iou + 0.02 * iou
         running_loss = loss.item() if running_loss is None else 0.98 * running_loss + 0.02 * loss.item()
